@@ -1,0 +1,30 @@
+// Installs what `npm test` and `npm run demo` need on a fresh machine of this kind:
+// the npm dependencies (npm ci) and Debian's redis-server. The Go-built control-plane
+// binaries are built on first use by infra/local-cluster (cached per machine).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const log = (msg) => process.stderr.write(`[ensure-deps] ${msg}\n`);
+
+function npmCiNeeded() {
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(installed)) return true;
+  return statSync(join(root, 'package-lock.json')).mtimeMs > statSync(installed).mtimeMs;
+}
+
+if (npmCiNeeded()) {
+  log('installing npm dependencies (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+}
+
+const hasRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
+if (!hasRedis && !process.env.REDIS_URL) {
+  log("redis-server not found: installing Debian's redis-server with apt-get");
+  const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
+  const run = (args) => execFileSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), { stdio: 'inherit' });
+  run(['apt-get', 'update', '-qq']);
+  run(['apt-get', 'install', '-y', '-qq', 'redis-server']);
+}
