@@ -1,0 +1,3 @@
+export * from './names';
+export * from './reconcile-queue';
+export * from './redis';

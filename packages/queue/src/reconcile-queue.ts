@@ -1,0 +1,186 @@
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { formatKey, type ObjectKey, parseKey, QueueNames, type ReconcileKind } from './names';
+
+/** What a reconcile asks for when it returns. */
+export interface ReconcileResult {
+  /** Reconcile this key again after this many ms even if nothing changes (e.g. a deadline). */
+  readonly requeueAfterMs?: number | undefined;
+}
+
+export interface ReconcileContext {
+  /** 1 for the first try of this job, 2.. for BullMQ retries after a transient error. */
+  readonly attempt: number;
+  /** Epoch ms when the change that caused this reconcile was first seen (for event-lag metrics). */
+  readonly seenAt: number;
+}
+
+export type Reconciler = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult | undefined>;
+
+export interface RetentionOptions {
+  /** Completed jobs kept (count) for the dashboard; older ones are removed. */
+  readonly removeOnComplete: number;
+  readonly removeOnFail: number;
+}
+
+export interface ReconcileQueueOptions {
+  readonly prefix: string;
+  readonly kind: ReconcileKind;
+  readonly retention: RetentionOptions;
+  /** Tries for a reconcile that fails with a transient error (exponential backoff between). */
+  readonly attempts: number;
+  readonly backoffMs: number;
+  /** After the last attempt failed, reconcile again after this long anyway (level-triggered). */
+  readonly failedRequeueMs: number;
+}
+
+export interface ReconcileWorkerOptions {
+  readonly concurrency: number;
+  readonly stalledIntervalMs: number;
+  readonly lockDurationMs: number;
+  readonly maxStalledCount: number;
+  readonly onError?: (err: Error) => void;
+  readonly onReconciled?: (
+    key: ObjectKey,
+    outcome: 'ok' | 'error',
+    durationMs: number,
+    ctx: ReconcileContext,
+  ) => void;
+}
+
+const JobData = z.object({ key: z.string(), seenAt: z.number() });
+
+/** A reconcile that must not be retried (the reconciler already reported it on the object). */
+export class TerminalReconcileError extends Error {
+  readonly code = 'TerminalReconcile';
+}
+
+/**
+ * A Kubernetes-style work queue on BullMQ: it carries object keys, not changes.
+ *
+ * Guarantees, enforced by BullMQ's deduplication with `keepLastIfActive` + `replace`, keyed by the
+ * object key (one atomic Lua script per add):
+ * - coalescing: while a reconcile of a key is waiting, more adds of that key are absorbed by it;
+ * - no lost change: an add that arrives while the key is being reconciled is stored and enqueued
+ *   when that reconcile finishes (exactly one more reconcile, whatever the number of adds);
+ * - serialisation: at most one job per key exists outside that stored "next", so two reconciles
+ *   of the same key never run at once, even across scheduler processes;
+ * - promptness: an add replaces a job that is waiting out a retry backoff, so a new change is
+ *   reconciled now, not after the backoff.
+ * "Reconcile again later" requests (`requeueAfterMs`) use a separate timer job per key, so a timer
+ * can never delay a real change.
+ */
+export class ReconcileQueue {
+  readonly queue: Queue;
+  readonly name: string;
+  private worker: Worker | undefined;
+
+  constructor(
+    connection: Redis,
+    private readonly opts: ReconcileQueueOptions,
+  ) {
+    this.name = QueueNames.reconcile(opts.kind);
+    this.queue = new Queue(this.name, {
+      connection,
+      prefix: opts.prefix,
+      defaultJobOptions: {
+        removeOnComplete: opts.retention.removeOnComplete,
+        removeOnFail: opts.retention.removeOnFail,
+      },
+    });
+  }
+
+  /** Asks for a reconcile of `key` (idempotent, coalescing; see the class comment). */
+  async enqueue(key: ObjectKey | string, seenAt: number = Date.now()): Promise<void> {
+    const text = typeof key === 'string' ? key : formatKey(key);
+    await this.queue.add(
+      'reconcile',
+      { key: text, seenAt },
+      {
+        attempts: this.opts.attempts,
+        backoff: { type: 'exponential', delay: this.opts.backoffMs },
+        deduplication: { id: text, keepLastIfActive: true, replace: true },
+      },
+    );
+  }
+
+  /** Asks for a reconcile of `key` after `delayMs`; a later request for the same key replaces it. */
+  async requeueAfter(key: ObjectKey | string, delayMs: number): Promise<void> {
+    const text = typeof key === 'string' ? key : formatKey(key);
+    await this.queue.add(
+      'requeue',
+      { key: text, seenAt: Date.now() + delayMs },
+      {
+        delay: delayMs,
+        removeOnComplete: true,
+        removeOnFail: true,
+        deduplication: { id: `t|${text}`, replace: true },
+      },
+    );
+  }
+
+  /** Starts a worker that runs `reconciler` for each key. */
+  start(connection: Redis, reconciler: Reconciler, wopts: ReconcileWorkerOptions): Worker {
+    if (this.worker) throw new Error(`worker for ${this.name} already started`);
+    const worker = new Worker(this.name, (job: Job) => this.process(job, reconciler, wopts), {
+      connection,
+      prefix: this.opts.prefix,
+      concurrency: wopts.concurrency,
+      stalledInterval: wopts.stalledIntervalMs,
+      lockDuration: wopts.lockDurationMs,
+      maxStalledCount: wopts.maxStalledCount,
+      autorun: true,
+    });
+    worker.on('error', (err) => wopts.onError?.(err));
+    worker.on('failed', (job, err) => {
+      if (!job || job.name !== 'reconcile') return;
+      const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (exhausted && (err as { code?: string }).code !== 'TerminalReconcile') {
+        // Level-triggered safety net: an object whose reconcile kept failing is tried again later.
+        const data = JobData.safeParse(job.data);
+        if (data.success) {
+          this.requeueAfter(data.data.key, this.opts.failedRequeueMs).catch((e: Error) => wopts.onError?.(e));
+        }
+      }
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private async process(job: Job, reconciler: Reconciler, wopts: ReconcileWorkerOptions): Promise<unknown> {
+    const data = JobData.parse(job.data);
+    if (job.name === 'requeue') {
+      await this.enqueue(data.key, data.seenAt);
+      return { requeued: true };
+    }
+    const key = parseKey(data.key);
+    const ctx: ReconcileContext = { attempt: job.attemptsMade + 1, seenAt: data.seenAt };
+    const started = performance.now();
+    try {
+      const result = await reconciler(key, ctx);
+      wopts.onReconciled?.(key, 'ok', performance.now() - started, ctx);
+      if (result?.requeueAfterMs !== undefined) await this.requeueAfter(key, result.requeueAfterMs);
+      return result ?? {};
+    } catch (err) {
+      wopts.onReconciled?.(key, 'error', performance.now() - started, ctx);
+      if ((err as { code?: string }).code === 'TerminalReconcile') {
+        throw new UnrecoverableError((err as Error).message);
+      }
+      throw err;
+    }
+  }
+
+  /** Stops the worker, waiting at most `timeoutMs` for running reconciles, then closes the queue. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) {
+      const closing = worker.close();
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+      await Promise.race([closing, timer]);
+      if (worker.isRunning()) await worker.close(true);
+    }
+    await this.queue.close();
+  }
+}

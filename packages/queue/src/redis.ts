@@ -1,0 +1,33 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  readonly url: string;
+  /** Overrides the password in the URL. */
+  readonly password?: string | undefined;
+  /** Use TLS even for a redis:// URL (rediss:// always does). */
+  readonly tls?: boolean | undefined;
+}
+
+/**
+ * Opens a Redis connection with the options BullMQ needs for its role:
+ * - workers and blocking readers retry forever (`maxRetriesPerRequest: null`), so a Redis restart
+ *   pauses work instead of crashing it;
+ * - producers fail fast (`enableOfflineQueue: false`) so a caller sees an outage at once and its
+ *   own at-least-once retry takes over.
+ */
+export function createRedis(
+  opts: RedisConnectionOptions,
+  role: 'worker' | 'producer',
+  onError?: (err: Error) => void,
+): Redis {
+  const extra: RedisOptions = {
+    maxRetriesPerRequest: role === 'worker' ? null : 3,
+    enableOfflineQueue: role === 'worker',
+    lazyConnect: false,
+  };
+  if (opts.password) extra.password = opts.password;
+  if (opts.tls && !opts.url.startsWith('rediss://')) extra.tls = {};
+  const redis = new Redis(opts.url, extra);
+  redis.on('error', (err: Error) => onError?.(err));
+  return redis;
+}

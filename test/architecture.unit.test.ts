@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+// The tree's dependency rules, checked on every `npm test`:
+// - packages/domain is pure: no I/O modules, no clock, no randomness, no environment;
+// - no import cycle between files, and none between workspace packages.
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCE_DIRS = ['packages', 'apps', 'infra/local-cluster/src', 'test', 'scripts', 'bench'];
+
+function sourceFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    if (entry === 'node_modules' || entry.startsWith('.')) return [];
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.(ts|mts)$/.test(entry) && !entry.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  return info.importedFiles.map((f) => f.fileName);
+}
+
+const files = SOURCE_DIRS.flatMap((d) => sourceFiles(join(root, d)));
+const rel = (f: string) => relative(root, f);
+
+function resolveRelative(from: string, spec: string): string | undefined {
+  const base = resolve(dirname(from), spec);
+  for (const candidate of [base, `${base}.ts`, join(base, 'index.ts'), base.replace(/\.js$/, '.ts')]) {
+    if (files.includes(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+const workspaceOf = (file: string): string | undefined => {
+  const m = /^(packages|apps)\/([^/]+)\//.exec(rel(file));
+  return m ? `@reaper-flow/${m[2]}` : undefined;
+};
+
+/** Returns one cycle (as a path) in a directed graph, or undefined. */
+function findCycle(graph: ReadonlyMap<string, readonly string[]>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    state.set(node, 'visiting');
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      const s = state.get(next);
+      if (s === 'visiting') return [...stack.slice(stack.indexOf(next)), next];
+      if (s === undefined) {
+        const found = visit(next);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of graph.keys()) {
+    if (!state.has(node)) {
+      const found = visit(node);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+describe('architecture', () => {
+  const domainFiles = files.filter((f) => rel(f).startsWith('packages/domain/src/'));
+  const domainSources = domainFiles.filter((f) => !/\.test\.ts$/.test(f));
+
+  it('finds the domain package sources', () => {
+    expect(domainSources.length).toBeGreaterThan(0);
+  });
+
+  it('packages/domain imports no I/O module', () => {
+    const allowed = (spec: string) => spec.startsWith('.') || spec === 'zod' || spec === '@dagrejs/graphlib';
+    const offending = domainSources.flatMap((f) =>
+      importsOf(f)
+        .filter((spec) => !allowed(spec))
+        .map((spec) => `${rel(f)} imports ${spec}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('packages/domain reads no clock, randomness or environment', () => {
+    const banned = [
+      /\bDate\.now\(/,
+      /\bnew Date\(\s*\)/,
+      /\bMath\.random\(/,
+      /\bprocess\./,
+      /\bperformance\.now\(/,
+    ];
+    const offending = domainSources.flatMap((f) => {
+      const text = readFileSync(f, 'utf8');
+      return banned.filter((re) => re.test(text)).map((re) => `${rel(f)} uses ${re.source}`);
+    });
+    expect(offending).toEqual([]);
+  });
+
+  it('has no import cycle between files', () => {
+    const graph = new Map<string, string[]>();
+    for (const f of files) {
+      const deps = importsOf(f)
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) => resolveRelative(f, spec))
+        .filter((d): d is string => d !== undefined);
+      graph.set(rel(f), deps.map(rel));
+    }
+    expect(findCycle(graph)).toBeUndefined();
+  });
+
+  it('has no import cycle between workspace packages', () => {
+    const graph = new Map<string, string[]>();
+    for (const f of files) {
+      const from = workspaceOf(f);
+      if (!from) continue;
+      const deps = importsOf(f).filter((spec) => spec.startsWith('@reaper-flow/') && spec !== from);
+      graph.set(from, [...new Set([...(graph.get(from) ?? []), ...deps])]);
+    }
+    expect(findCycle(graph)).toBeUndefined();
+  });
+
+  it('the cycle finder reports a cycle when there is one', () => {
+    const graph = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+    ]);
+    expect(findCycle(graph)).toEqual(['a', 'b', 'c', 'a']);
+  });
+});
