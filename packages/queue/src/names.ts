@@ -52,4 +52,10 @@ export const RedisKeys = {
   djobSnapshot: (prefix: string, namespace: string, name: string) =>
     `${prefix}:djob:${namespace}/${name}:snapshot`,
   counter: (prefix: string, name: string) => `${prefix}:count:${name}`,
+  /**
+   * Per-node overlay resets requested by resetPolicy OnFailure/OnDelete: a set of `<node>|<requestId>`
+   * members (requestId = the ReaperPod's uid, so a repeated request is one request).
+   */
+  overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>
+    `${prefix}:overlay-reset-requests:${namespace}/${overlay}`,
 } as const;

@@ -49,7 +49,7 @@ async function waitFor<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 15
 }
 
 async function idle(q: ReconcileQueue): Promise<boolean> {
-  const c = await q.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
+  const c = await q.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
   return Object.values(c).every((n) => n === 0);
 }
 

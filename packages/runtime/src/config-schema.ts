@@ -1,0 +1,171 @@
+import { z } from 'zod';
+
+// The one configuration schema of reaper-flow. Every key has a default, so an empty file is a
+// valid configuration for the local cluster; config/reaper-flow.example.yaml documents each key.
+
+const ms = (def: number, desc: string) => z.number().int().min(0).default(def).describe(desc);
+const positive = (def: number, desc: string) => z.number().int().min(1).default(def).describe(desc);
+
+export const BackoffConfig = z
+  .object({
+    type: z.enum(['exponential', 'fixed']).default('exponential').describe('Backoff shape'),
+    baseMs: ms(10_000, 'Delay before the first retry'),
+    factor: z.number().min(1).default(2).describe('Growth per retry (exponential only)'),
+    capMs: ms(360_000, 'Largest delay between retries'),
+    jitter: z.number().min(0).max(1).default(0.2).describe('Random +/- fraction applied to each delay'),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    redis: z
+      .object({
+        url: z.string().url().default('redis://127.0.0.1:6379').describe('Redis URL (redis:// or rediss://)'),
+        password: z.string().optional().describe('Password; overrides the one in the URL'),
+        tls: z.boolean().default(false).describe('Use TLS even for a redis:// URL'),
+        prefix: z
+          .string()
+          .regex(/^\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.:-]*$/, 'must start with a hash tag such as {reaper}')
+          .default('{reaper}')
+          .describe('Key prefix; the hash tag keeps every key in one Redis Cluster slot'),
+      })
+      .strict()
+      .prefault({}),
+    kubernetes: z
+      .object({
+        kubeconfig: z.string().optional().describe('Path of a kubeconfig; default $KUBECONFIG or in-cluster'),
+        maxSockets: positive(64, 'Concurrent connections to the API server'),
+        requestTimeoutMs: positive(30_000, 'Timeout of one API request'),
+        attempts: positive(5, 'Attempts for an API call that fails with a transient error'),
+        backoffMs: positive(200, 'First delay between those attempts (doubles each time)'),
+      })
+      .strict()
+      .prefault({}),
+    queues: z
+      .object({
+        concurrency: z
+          .object({
+            reconcileReaperPod: positive(16, 'Parallel ReaperPod reconciles per scheduler'),
+            reconcileOverlay: positive(4, 'Parallel ReaperOverlay reconciles per scheduler'),
+            reconcileDaemonJob: positive(4, 'Parallel ReaperDaemonJob reconciles per scheduler'),
+            runs: positive(8, 'Parallel DaemonJob run parents settled per scheduler'),
+            nodeRuns: positive(64, 'Parallel DaemonJob node-run steps per scheduler'),
+            overlayNode: positive(2, 'Parallel overlay operations per node agent'),
+          })
+          .strict()
+          .prefault({}),
+        reconcileAttempts: positive(5, 'Tries of a reconcile that fails with a transient error'),
+        reconcileBackoffMs: positive(500, 'First delay between those tries (exponential)'),
+        failedRequeueMs: positive(60_000, 'Reconcile again after this long when every try failed'),
+        stalled: z
+          .object({
+            intervalMs: positive(30_000, 'How often workers look for jobs whose worker died'),
+            maxCount: z.number().int().min(0).default(1).describe('Times a job may stall before it fails'),
+            lockDurationMs: positive(30_000, 'Lock of an active job; renewed at half this'),
+          })
+          .strict()
+          .prefault({}),
+        retention: z
+          .object({
+            removeOnComplete: z.number().int().min(0).default(1000).describe('Completed jobs kept per queue'),
+            removeOnFail: z.number().int().min(0).default(5000).describe('Failed jobs kept per queue'),
+            eventLogMaxLen: positive(100_000, 'Entries kept in each event stream (approximate trim)'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    retry: BackoffConfig.prefault({}).describe('Backoff between DaemonJob per-node retries'),
+    status: z
+      .object({
+        coalesceMs: ms(
+          1000,
+          'At most one status write per object per interval (the final state is always written)',
+        ),
+        maxNodeStatuses: positive(100, 'Entries kept in status.nodeStatuses; counts stay exact'),
+      })
+      .strict()
+      .prefault({}),
+    rollout: z
+      .object({
+        podCreatesPerSecond: positive(200, 'ReaperPod creations per second per scheduler'),
+        maxNodesInFlight: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe('Nodes of one DaemonJob running at once (0 = no limit)'),
+      })
+      .strict()
+      .prefault({}),
+    watcher: z
+      .object({
+        resyncIntervalMs: positive(300_000, 'Re-enqueue every known object this often (safety net)'),
+        leaseNamespace: z.string().default('kube-system').describe('Namespace of the leader Lease'),
+        leaseName: z.string().default('reaper-flow-watcher').describe('Name of the leader Lease'),
+        leaseDurationMs: positive(15_000, 'A standby takes over this long after the leader stops renewing'),
+        renewIntervalMs: positive(5_000, 'How often the leader renews the Lease'),
+      })
+      .strict()
+      .prefault({}),
+    dashboard: z
+      .object({
+        enabled: z.boolean().default(true).describe('Serve Bull Board from the scheduler'),
+        port: z.number().int().min(0).max(65535).default(3000).describe('Dashboard HTTP port'),
+        host: z.string().default('127.0.0.1').describe('Dashboard bind address'),
+        username: z.string().default('admin').describe('Basic-auth user'),
+        password: z
+          .string()
+          .optional()
+          .describe('Basic-auth password; the dashboard refuses to start without one'),
+        token: z.string().optional().describe('Bearer token accepted instead of basic auth'),
+        readOnly: z
+          .boolean()
+          .default(false)
+          .describe('Hide retry/remove/clean actions (write endpoints answer 405)'),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9090)
+          .describe('Port of /metrics, /livez and /readyz'),
+        host: z.string().default('127.0.0.1').describe('Bind address of the metrics server'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info')
+          .describe('Log level (changes at run time)'),
+      })
+      .strict()
+      .prefault({}),
+    nodeAgent: z
+      .object({
+        nodeName: z.string().optional().describe('The node this agent serves (NODE_NAME)'),
+        stateDir: z.string().default('/run/reaper').describe('Root of the Reaper runtime state on the node'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Keys whose new value is applied without a restart when the mounted file changes. */
+export const RELOADABLE_KEYS = [
+  'retry',
+  'status.coalesceMs',
+  'rollout.podCreatesPerSecond',
+  'rollout.maxNodesInFlight',
+  'log.level',
+] as const;

@@ -1,0 +1,5 @@
+export * from './config';
+export * from './config-schema';
+export * from './logger';
+export * from './metrics';
+export * from './ops-server';
