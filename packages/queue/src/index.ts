@@ -1,4 +1,5 @@
 export * from './names';
+export * from './overlay-jobs';
 export * from './reconcile-queue';
 export * from './redis';
 export * from './world-store';

@@ -1,0 +1,74 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { QueueNames } from './names';
+import type { RetentionOptions } from './reconcile-queue';
+
+/**
+ * Work for one node's agent on one overlay:
+ * - ensure: create the overlay dirs if absent (idempotent);
+ * - reset: tear the overlay down and recreate it empty (generation = the resetGeneration applied,
+ *   or the current one for a per-node reset requested by resetPolicy);
+ * - delete: remove every on-disk trace of the overlay (the finalizer waits for it on every node).
+ */
+export const OverlayJobSchema = z.object({
+  op: z.enum(['ensure', 'reset', 'delete']),
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  /** The overlay's uid: an operation for an older incarnation of the same name is skipped. */
+  uid: z.string().min(1),
+  generation: z.number().int().min(0),
+  /** Makes the job id unique per intent: `gen-<n>` for resetGeneration, the ReaperPod uid for policy resets. */
+  requestId: z.string().min(1),
+});
+export type OverlayJob = z.infer<typeof OverlayJobSchema>;
+
+/** Deterministic job id: the same intent enqueued twice (at-least-once reconciles) is one job. */
+export function overlayJobId(job: OverlayJob): string {
+  return ['ovl', job.op, job.namespace, job.name, job.uid.slice(0, 8), job.requestId].join('|');
+}
+
+/**
+ * Producer side of the per-node overlay queues (`overlay-node-<node>`), one per node, consumed by
+ * that node's agent. Jobs retry with backoff; a node whose agent is away keeps its jobs waiting.
+ */
+export class OverlayNodeQueues {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly opts: {
+      prefix: string;
+      retention: RetentionOptions;
+      attempts?: number;
+      backoffMs?: number;
+    },
+  ) {}
+
+  /** The queue of one node (created on first use). */
+  queueFor(node: string): Queue {
+    let q = this.queues.get(node);
+    if (!q) {
+      q = new Queue(QueueNames.overlayNode(node), { connection: this.connection, prefix: this.opts.prefix });
+      this.queues.set(node, q);
+    }
+    return q;
+  }
+
+  /** Enqueues `job` for `node` unless the same intent is already queued or done (idempotent). */
+  async enqueue(node: string, job: OverlayJob): Promise<void> {
+    const data = OverlayJobSchema.parse(job);
+    await this.queueFor(node).add(data.op, data, {
+      jobId: overlayJobId(data),
+      attempts: this.opts.attempts ?? 10,
+      backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
+      removeOnComplete: this.opts.retention.removeOnComplete,
+      removeOnFail: this.opts.retention.removeOnFail,
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}
