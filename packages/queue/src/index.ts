@@ -1,3 +1,4 @@
+export * from './daemon-job-store';
 export * from './names';
 export * from './overlay-jobs';
 export * from './reconcile-queue';

@@ -12,8 +12,9 @@ export interface RedisConnectionOptions {
  * Opens a Redis connection with the options BullMQ needs for its role:
  * - workers and blocking readers retry forever (`maxRetriesPerRequest: null`), so a Redis restart
  *   pauses work instead of crashing it;
- * - producers fail fast (`enableOfflineQueue: false`) so a caller sees an outage at once and its
- *   own at-least-once retry takes over.
+ * - producers fail fast: a command waits through at most two reconnect attempts, then rejects, so a
+ *   caller sees an outage quickly and its own at-least-once retry takes over. (The offline queue
+ *   stays on so commands issued before the first connect completes are not rejected.)
  */
 export function createRedis(
   opts: RedisConnectionOptions,
@@ -21,8 +22,8 @@ export function createRedis(
   onError?: (err: Error) => void,
 ): Redis {
   const extra: RedisOptions = {
-    maxRetriesPerRequest: role === 'worker' ? null : 3,
-    enableOfflineQueue: role === 'worker',
+    maxRetriesPerRequest: role === 'worker' ? null : 2,
+    enableOfflineQueue: true,
     lazyConnect: false,
   };
   if (opts.password) extra.password = opts.password;

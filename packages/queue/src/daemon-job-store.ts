@@ -1,0 +1,132 @@
+import type { Redis } from 'ioredis';
+import { RedisKeys } from './names';
+
+/** What the DaemonJob reconciler keeps per job between reconciles. */
+export interface DaemonJobSnapshot<S> {
+  /** Bumped by every save; a save with a stale version is refused (compare-and-set). */
+  readonly version: number;
+  readonly state: S;
+  /** Stream id of the last inbox entry folded into `state`. */
+  readonly inboxCursor: string;
+  /** Epoch ms of the last status write, and a fingerprint of what was written (coalescing). */
+  readonly lastStatusWriteAt: number;
+  readonly lastStatusHash: string;
+  /** uid of the DaemonJob incarnation this state belongs to. */
+  readonly uid: string;
+}
+
+export interface InboxEntry {
+  readonly id: string;
+  readonly command: unknown;
+}
+
+// KEYS: snapshot, log, inbox. ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, events...
+// Saves the snapshot only if nobody saved since it was loaded, appends the new domain events to the
+// job's log, and trims the inbox entries already folded in, atomically.
+const SAVE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+local currentVersion = 0
+if current then currentVersion = tonumber(cjson.decode(current)['version']) end
+if currentVersion ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+for i = 5, #ARGV do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[i])
+end
+if ARGV[3] ~= '0-0' then
+  -- XTRIM MINID drops ids lower than its threshold: the id right after the cursor.
+  local ms, seq = string.match(ARGV[3], '^(%d+)-(%d+)$')
+  redis.call('XTRIM', KEYS[3], 'MINID', ms .. '-' .. tostring(tonumber(seq) + 1))
+end
+return 1
+`;
+
+/**
+ * Durable state of each ReaperDaemonJob in Redis:
+ * - `log`: the job's domain events (past tense), the full per-node history; trimmed by retention;
+ * - `inbox`: commands from node-run workers (started, finished) waiting to be folded in. Workers
+ *   only append here, so hundreds of nodes finishing at once never contend on the state;
+ * - `snapshot`: the folded state, written only by the job's reconcile (serialised per key by the
+ *   reconcile queue; the compare-and-set guards against a stalled duplicate).
+ * A crash between an inbox append and the fold loses nothing: the entry stays until a save
+ * records a cursor past it.
+ */
+export class DaemonJobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly logMaxLen: number,
+  ) {}
+
+  private keys(namespace: string, name: string) {
+    const base = `${this.prefix}:djob:${namespace}/${name}`;
+    return {
+      snapshot: `${base}:snapshot`,
+      log: RedisKeys.djobLog(this.prefix, namespace, name),
+      inbox: `${base}:inbox`,
+    };
+  }
+
+  async load<S>(namespace: string, name: string): Promise<DaemonJobSnapshot<S> | undefined> {
+    const text = await this.redis.get(this.keys(namespace, name).snapshot);
+    return text ? (JSON.parse(text) as DaemonJobSnapshot<S>) : undefined;
+  }
+
+  /** Saves `next` if the stored version is still `expectedVersion`; returns false on a lost race. */
+  async save<S>(
+    namespace: string,
+    name: string,
+    expectedVersion: number,
+    next: Omit<DaemonJobSnapshot<S>, 'version'>,
+    events: readonly unknown[],
+  ): Promise<boolean> {
+    const k = this.keys(namespace, name);
+    const snapshot: DaemonJobSnapshot<S> = { ...next, version: expectedVersion + 1 };
+    const ok = await this.redis.eval(
+      SAVE_SCRIPT,
+      3,
+      k.snapshot,
+      k.log,
+      k.inbox,
+      String(expectedVersion),
+      JSON.stringify(snapshot),
+      next.inboxCursor,
+      String(this.logMaxLen),
+      ...events.map((e) => JSON.stringify(e)),
+    );
+    return ok === 1;
+  }
+
+  /** Appends a command from a node-run worker; the job's next reconcile folds it in. */
+  async appendInbox(namespace: string, name: string, command: unknown): Promise<string> {
+    const id = await this.redis.xadd(
+      this.keys(namespace, name).inbox,
+      '*',
+      'command',
+      JSON.stringify(command),
+    );
+    return id ?? '';
+  }
+
+  async readInbox(namespace: string, name: string, afterId: string, count = 5000): Promise<InboxEntry[]> {
+    const entries = await this.redis.xrange(
+      this.keys(namespace, name).inbox,
+      `(${afterId}`,
+      '+',
+      'COUNT',
+      count,
+    );
+    return entries.map(([id, fields]) => ({ id, command: JSON.parse(fields[1] ?? 'null') as unknown }));
+  }
+
+  /** The job's domain events, oldest first. */
+  async readLog(namespace: string, name: string, count = 100_000): Promise<unknown[]> {
+    const entries = await this.redis.xrange(this.keys(namespace, name).log, '-', '+', 'COUNT', count);
+    return entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as unknown);
+  }
+
+  /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
+  async forget(namespace: string, name: string, keepLogSeconds: number): Promise<void> {
+    const k = this.keys(namespace, name);
+    await this.redis.multi().del(k.snapshot, k.inbox).expire(k.log, keepLogSeconds).exec();
+  }
+}
