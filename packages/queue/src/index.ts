@@ -3,4 +3,5 @@ export * from './names';
 export * from './overlay-jobs';
 export * from './reconcile-queue';
 export * from './redis';
+export * from './run-flows';
 export * from './world-store';

@@ -1,0 +1,141 @@
+import { FlowProducer, type Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { QueueNames } from './names';
+import type { RetentionOptions } from './reconcile-queue';
+
+/** One node's part of a DaemonJob run: a step machine kept in job.data so a retry resumes. */
+export const NodeRunDataSchema = z.object({
+  namespace: z.string(),
+  job: z.string(),
+  jobUid: z.string(),
+  runId: z.string(),
+  node: z.string(),
+  generation: z.number().int(),
+  /** 1-based attempt of this run on this node. */
+  attempt: z.number().int().min(1),
+  /** create: make the attempt's ReaperPod; wait: parked until it ends; backoff: waiting to retry. */
+  step: z.enum(['create', 'wait', 'backoff']),
+});
+export type NodeRunData = z.infer<typeof NodeRunDataSchema>;
+
+export const RunParentDataSchema = z.object({
+  namespace: z.string(),
+  job: z.string(),
+  jobUid: z.string(),
+  runId: z.string(),
+  generation: z.number().int(),
+});
+export type RunParentData = z.infer<typeof RunParentDataSchema>;
+
+/** What a node-run child returns to its parent. */
+export const NodeRunResultSchema = z.object({
+  node: z.string(),
+  outcome: z.enum(['Succeeded', 'Failed', 'Superseded']),
+  exitCode: z.number().int().optional(),
+  attempts: z.number().int(),
+});
+export type NodeRunResult = z.infer<typeof NodeRunResultSchema>;
+
+const sep = '|';
+/** Deterministic ids: adding the same run twice (a reconcile re-run after a crash) adds nothing. */
+export const runJobId = (ns: string, job: string, runId: string) => ['run', ns, job, runId].join(sep);
+export const nodeRunJobId = (ns: string, job: string, runId: string, node: string) =>
+  ['nr', ns, job, runId, node].join(sep);
+
+export interface RunFlowOptions {
+  readonly prefix: string;
+  readonly retention: RetentionOptions;
+  /** Tries of a node-run step that hits unexpected errors (API down...), not workload failures. */
+  readonly stepAttempts: number;
+  readonly stepBackoffMs: number;
+}
+
+/**
+ * A DaemonJob run is a BullMQ flow: a parent in `djob-runs` that settles the run once every node is
+ * done, with one child per target node in `djob-node-runs`. Children use
+ * `ignoreDependencyOnFailure`, so even a child that fails for good (its step kept throwing) lets the
+ * parent run: a run can never hang in waiting-children. Workload failures are not job failures:
+ * a child returns `{outcome: 'Failed'}` after its retries.
+ */
+export class RunFlows {
+  private readonly flows: FlowProducer;
+  readonly nodeRuns: Queue;
+  readonly runs: Queue;
+
+  constructor(
+    connection: Redis,
+    private readonly opts: RunFlowOptions,
+  ) {
+    this.flows = new FlowProducer({ connection, prefix: opts.prefix });
+    this.nodeRuns = new Queue(QueueNames.nodeRuns, { connection, prefix: opts.prefix });
+    this.runs = new Queue(QueueNames.runs, { connection, prefix: opts.prefix });
+  }
+
+  /** Adds the flow of one run (idempotent by run id). */
+  async addRun(parent: RunParentData, nodes: readonly string[]): Promise<void> {
+    const { namespace, job, runId } = parent;
+    await this.flows.add({
+      name: 'run',
+      queueName: QueueNames.runs,
+      data: RunParentDataSchema.parse(parent),
+      opts: {
+        jobId: runJobId(namespace, job, runId),
+        removeOnComplete: this.opts.retention.removeOnComplete,
+        removeOnFail: this.opts.retention.removeOnFail,
+      },
+      children: nodes.map((node) => ({
+        name: 'node-run',
+        queueName: QueueNames.nodeRuns,
+        data: {
+          namespace,
+          job,
+          jobUid: parent.jobUid,
+          runId,
+          node,
+          generation: parent.generation,
+          attempt: 1,
+          step: 'create',
+        } satisfies NodeRunData,
+        opts: {
+          jobId: nodeRunJobId(namespace, job, runId, node),
+          ignoreDependencyOnFailure: true,
+          attempts: this.opts.stepAttempts,
+          backoff: { type: 'exponential', delay: this.opts.stepBackoffMs },
+          removeOnComplete: this.opts.retention.removeOnComplete,
+          removeOnFail: this.opts.retention.removeOnFail,
+        },
+      })),
+    });
+  }
+
+  /**
+   * Wakes a parked node-run (its ReaperPod changed). Only a delayed job can be promoted; any other
+   * state means it is running or done and will read the world itself, so errors are ignored.
+   */
+  async wake(namespace: string, job: string, runId: string, node: string): Promise<boolean> {
+    const found: Job | undefined = await this.nodeRuns.getJob(nodeRunJobId(namespace, job, runId, node));
+    if (!found) return false;
+    try {
+      await found.promote();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes a run's pending work (the job was deleted); active steps notice the job is gone. */
+  async removeRun(namespace: string, job: string, runId: string): Promise<void> {
+    const parent = await this.runs.getJob(runJobId(namespace, job, runId));
+    if (!parent) return;
+    try {
+      await parent.remove({ removeChildren: true });
+    } catch {
+      // A child is active (locked): it will see the job gone and finish as superseded.
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.flows.close(), this.nodeRuns.close(), this.runs.close()]);
+  }
+}
