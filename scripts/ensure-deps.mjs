@@ -23,8 +23,8 @@ if (npmCiNeeded()) {
 const hasRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
 if (!hasRedis && !process.env.REDIS_URL) {
   log("redis-server not found: installing Debian's redis-server with apt-get");
-  const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
-  const run = (args) => execFileSync(asRoot[0] ?? args[0], asRoot.length ? args : args.slice(1), { stdio: 'inherit' });
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const run = (args) => execFileSync(sudo.concat(args)[0], sudo.concat(args).slice(1), { stdio: 'inherit' });
   run(['apt-get', 'update', '-qq']);
   run(['apt-get', 'install', '-y', '-qq', 'redis-server']);
 }

@@ -1,0 +1,3 @@
+export * from './reaper-crds';
+export * from './structural-schema';
+export * from './types';

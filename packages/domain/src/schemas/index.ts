@@ -1,0 +1,12 @@
+export * from './api';
+export * from './condition';
+export type { DeepReadonly } from './deep-readonly';
+export * from './env-var';
+export * from './names';
+export * from './object-meta';
+export * from './parse';
+export * from './reaper-daemon-job';
+export * from './reaper-overlay';
+export * from './reaper-pod';
+export * from './toleration';
+export * from './volume';

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { DeepReadonly } from './deep-readonly';
+import { keyedList } from './keyed-list';
+import { dnsLabel, dnsSubdomain } from './names';
+
+const VOLUME_SOURCE_RULE = 'volume must set exactly one of configMap, secret, hostPath, emptyDir';
+
+/** The sources a volume sets; `emptyDir: false` counts as unset. */
+export function volumeSources(v: {
+  readonly configMap?: string | undefined;
+  readonly secret?: string | undefined;
+  readonly hostPath?: string | undefined;
+  readonly emptyDir?: boolean | undefined;
+}): string[] {
+  const sources: string[] = [];
+  if (v.configMap !== undefined) sources.push('configMap');
+  if (v.secret !== undefined) sources.push('secret');
+  if (v.hostPath !== undefined) sources.push('hostPath');
+  if (v.emptyDir === true) sources.push('emptyDir');
+  return sources;
+}
+
+/** Simplified Volume: a flat mount with exactly one source (configMap, secret, hostPath or emptyDir). */
+export const volumeSchema = z
+  .object({
+    name: dnsLabel().describe('Name of the volume, unique within the workload (DNS-1123 label).'),
+    mountPath: z
+      .string()
+      .min(1)
+      .regex(/^\//, 'must be an absolute path')
+      .describe('Absolute path where the volume is mounted for the command.'),
+    readOnly: z.boolean().optional().describe('Mount read-only when true.'),
+    configMap: dnsSubdomain().optional().describe('Name of a ConfigMap whose keys appear as files.'),
+    secret: dnsSubdomain().optional().describe('Name of a Secret whose keys appear as files.'),
+    hostPath: z
+      .string()
+      .min(1)
+      .regex(/^\//, 'must be an absolute path')
+      .optional()
+      .describe('Absolute path of a directory or file on the host.'),
+    emptyDir: z
+      .boolean()
+      .optional()
+      .describe('When true, an empty scratch directory that lives as long as the Pod.'),
+  })
+  .superRefine((v, ctx) => {
+    const sources = volumeSources(v);
+    if (sources.length !== 1) {
+      const found = sources.length === 0 ? 'none' : sources.join(', ');
+      ctx.addIssue({ code: 'custom', message: `${VOLUME_SOURCE_RULE} (found ${found})` });
+    }
+  })
+  .meta({
+    description:
+      'A volume mount in the simplified flat format: exactly one of configMap, secret, hostPath, emptyDir.',
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.configMap), has(self.secret), has(self.hostPath), has(self.emptyDir) && self.emptyDir].filter(x, x).size() == 1',
+        message: VOLUME_SOURCE_RULE,
+      },
+    ],
+  });
+
+/** The `volumes` list: bounded (the CEL rule's cost scales with it) and keyed by name. */
+export const volumesSchema = keyedList(volumeSchema, 'name', {
+  description: 'Volume mounts in the simplified flat format; names are unique.',
+  maxItems: 64,
+});
+
+/** A volume as parsed by {@link volumeSchema}. */
+export type ReaperVolume = DeepReadonly<z.output<typeof volumeSchema>>;
