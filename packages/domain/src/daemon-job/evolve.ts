@@ -1,0 +1,246 @@
+import type { DaemonJobEvent } from './events';
+import { conditionStatuses } from './phase';
+import {
+  type DaemonJobState,
+  initialState,
+  type NodeRunPhase,
+  type NodeState,
+  nodeOf,
+  RECENT_RUN_IDS,
+} from './state';
+import type { DaemonJobConditionType } from './views';
+
+/** Thrown by evolve for an event type it does not know (a log written by a newer version). */
+export class UnknownEventError extends Error {
+  readonly code = 'UNKNOWN_EVENT';
+  constructor(
+    readonly eventType: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`unknown DaemonJob event type ${JSON.stringify(eventType)}`, options);
+    this.name = 'UnknownEventError';
+  }
+}
+
+const withoutKeys = (node: NodeState, keys: readonly (keyof NodeState)[]): NodeState => {
+  const copy: Record<string, unknown> = { ...node };
+  for (const key of keys) delete copy[key];
+  return copy as NodeState;
+};
+
+/**
+ * Node maps created by the fold in progress. A fold may update its own copy in place: its
+ * intermediate states are never seen by anyone, and without this a 1000-node job would copy
+ * 1000 entries per event. A state handed in from outside is never mutated.
+ */
+type Owned = WeakSet<object> | undefined;
+
+const putNode = (
+  state: DaemonJobState,
+  name: string,
+  next: NodeState | undefined,
+  owned: Owned,
+): DaemonJobState => {
+  const previous = nodeOf(state, name);
+  const counts: Record<NodeRunPhase | 'needsRun', number> = { ...state.counts };
+  if (previous) {
+    counts[previous.phase] -= 1;
+    if (previous.needsRun) counts.needsRun -= 1;
+  }
+  if (next) {
+    counts[next.phase] += 1;
+    if (next.needsRun) counts.needsRun += 1;
+  }
+  let nodes = state.nodes as Record<string, NodeState>;
+  if (!owned?.has(nodes)) {
+    nodes = { ...nodes };
+    owned?.add(nodes);
+  }
+  if (next) nodes[name] = next;
+  else delete nodes[name];
+  return { ...state, nodes, counts };
+};
+
+const updateNode = (
+  state: DaemonJobState,
+  name: string,
+  update: (node: NodeState) => NodeState,
+  owned: Owned,
+): DaemonJobState => {
+  const node = nodeOf(state, name);
+  return node ? putNode(state, name, update(node), owned) : state;
+};
+
+const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): DaemonJobState => {
+  const at = event.at;
+  switch (event.type) {
+    case 'SpecObserved': {
+      const { generation, after, retryLimit, concurrencyPolicy, triggerOn } = event;
+      return { ...state, spec: { generation, after, retryLimit, concurrencyPolicy, triggerOn } };
+    }
+    case 'NodeJoinedTargets':
+      return putNode(
+        state,
+        event.node,
+        {
+          phase: 'Idle',
+          attempt: 0,
+          retryCount: 0,
+          ...(event.bootId !== undefined && { bootId: event.bootId }),
+          needsRun: 'NodeJoined',
+          lastTransitionAt: at,
+        },
+        owned,
+      );
+    case 'NodeLeftTargets':
+      return putNode(state, event.node, undefined, owned);
+    case 'NodeRebooted':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({ ...node, bootId: event.bootId, needsRun: 'NodeRebooted' }),
+        owned,
+      );
+    case 'DependencyBlocked':
+      return { ...state, block: event.block };
+    case 'DependencyUnblocked':
+      return { ...state, block: { kind: 'none' } };
+    case 'RunTriggered':
+      return {
+        ...state,
+        lastRun: { runId: event.runId, reason: event.reason, generation: event.generation, at },
+        recentRunIds: [...state.recentRunIds, event.runId].slice(-RECENT_RUN_IDS),
+        ...(event.triggerValue !== undefined && { lastTriggerValue: event.triggerValue }),
+      };
+    case 'GenerationStarted':
+      return { ...state, observedGeneration: event.generation, generationRunStarted: false };
+    case 'NodeRunQueued':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({
+          phase: 'Queued',
+          runId: event.runId,
+          attempt: 0,
+          retryCount: 0,
+          ...(node.bootId !== undefined && { bootId: node.bootId }),
+          lastTransitionAt: at,
+        }),
+        owned,
+      );
+    case 'NodeRunSkipped':
+      return updateNode(state, event.node, (node) => withoutKeys(node, ['needsRun']), owned);
+    case 'NodeRunReplaced':
+      // Informational: the NodeRunQueued that follows moves the node to the new run.
+      return state;
+    case 'NodeRunCancelled':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({
+          ...withoutKeys(node, ['runId', 'notBefore', 'needsRun', 'exitCode', 'message']),
+          phase: 'Idle',
+          lastTransitionAt: at,
+        }),
+        owned,
+      );
+    case 'NodeRunStarted':
+      return {
+        ...updateNode(
+          state,
+          event.node,
+          (node) => ({
+            ...withoutKeys(node, ['exitCode', 'message', 'notBefore']),
+            phase: 'Running',
+            attempt: event.attempt,
+            reaperPodName: event.reaperPodName,
+            lastTransitionAt: at,
+          }),
+          owned,
+        ),
+        generationRunStarted: true,
+      };
+    case 'NodeRunSucceeded':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({
+          ...withoutKeys(node, ['exitCode', 'message']),
+          phase: 'Succeeded',
+          ...(event.exitCode !== undefined && { exitCode: event.exitCode }),
+          lastTransitionAt: at,
+        }),
+        owned,
+      );
+    case 'NodeRunFailed':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({
+          ...withoutKeys(node, ['exitCode', 'message']),
+          phase: 'Failed',
+          ...(event.exitCode !== undefined && { exitCode: event.exitCode }),
+          ...(event.message !== undefined && { message: event.message }),
+          lastTransitionAt: at,
+        }),
+        owned,
+      );
+    case 'NodeRunRetryScheduled':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({
+          ...withoutKeys(node, ['notBefore']),
+          phase: 'RetryWaiting',
+          retryCount: event.retryCount,
+          ...(event.notBefore !== undefined && { notBefore: event.notBefore }),
+          lastTransitionAt: at,
+        }),
+        owned,
+      );
+    case 'NodeRunExhausted':
+    case 'DaemonJobCompleted':
+    case 'DaemonJobPartiallyFailed':
+      // Outcomes already reflected by the node events before them; kept for the log and for Events.
+      return state;
+    default: {
+      const unknown: never = event;
+      throw new UnknownEventError((unknown as { type?: string }).type ?? String(unknown));
+    }
+  }
+};
+
+const trackConditions = (state: DaemonJobState, at: string): DaemonJobState => {
+  const statuses = conditionStatuses(state);
+  let conditions = state.conditions;
+  for (const type of Object.keys(statuses) as DaemonJobConditionType[]) {
+    const status = statuses[type];
+    if (conditions[type]?.status !== status) conditions = { ...conditions, [type]: { status, since: at } };
+  }
+  return conditions === state.conditions ? state : { ...state, conditions };
+};
+
+const step = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): DaemonJobState => {
+  const next = trackConditions(apply(state, event, owned), event.at);
+  return { ...next, version: state.version + 1 };
+};
+
+/**
+ * Applies one event. Pure and total over DaemonJobEvent (an unknown type throws
+ * UnknownEventError). Condition transition times are the `at` of the event that changed the
+ * condition's status.
+ */
+export function evolve(state: DaemonJobState, event: DaemonJobEvent): DaemonJobState {
+  return step(state, event, undefined);
+}
+
+/**
+ * Folds events onto `from` (default: the initial state); equal to `events.reduce(evolve, from)`,
+ * but linear in the number of events: `from` is not mutated, the copies it makes are.
+ */
+export function fold(events: readonly DaemonJobEvent[], from: DaemonJobState = initialState): DaemonJobState {
+  const owned = new WeakSet<object>();
+  let state = from;
+  for (const event of events) state = step(state, event, owned);
+  return state;
+}

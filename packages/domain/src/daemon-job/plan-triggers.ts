@@ -1,0 +1,64 @@
+import type { TriggerRun } from './commands';
+import { generationPending } from './phase';
+import type { DaemonJobState, NodeTriggerReason } from './state';
+
+/** A TriggerRun without the parts the caller supplies (`runId`, `at`). */
+export type PlannedTrigger = Readonly<Omit<TriggerRun, 'type' | 'runId' | 'at'>>;
+
+/** What the reconcile read besides what the state already knows. */
+export type TriggerObservation = Readonly<{
+  /** Current value of the DaemonJob's trigger annotation, if set. */
+  triggerValue?: string;
+}>;
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Which runs are due, from the state after ObserveSpec / ObserveTargets / ObserveDependencies.
+ * Level-triggered: once the returned triggers are decided, planning again returns nothing.
+ * - Nothing while no spec is observed or a dependency blocks (runs start once it is lifted).
+ * - Generation not started: one run on every target, `Created` (first) or `SpecChanged`.
+ * - Trigger annotation differs from lastTriggerValue: one `Manual` run on every target, whatever
+ *   triggerOn says (the annotation is how a user forces a re-run).
+ * - triggerOn NodeReady: one run per reason on the nodes that joined (new, Ready again, newly
+ *   matching) or rebooted since their last run. A node joining a finished job runs alone.
+ * - triggerOn Manual: node facts alone start nothing.
+ * Every trigger carries the current annotation value, so a run never re-fires for a value it saw.
+ */
+export function planTriggers(state: DaemonJobState, observation: TriggerObservation = {}): PlannedTrigger[] {
+  const spec = state.spec;
+  if (!spec || state.block.kind !== 'none') return [];
+  const generation = spec.generation;
+  const value = observation.triggerValue;
+  const triggerValue = value !== undefined ? { triggerValue: value } : {};
+
+  if (generationPending(state)) {
+    return [
+      {
+        reason: state.observedGeneration === undefined ? 'Created' : 'SpecChanged',
+        generation,
+        ...triggerValue,
+      },
+    ];
+  }
+  if (value !== undefined && value !== state.lastTriggerValue) {
+    return [{ reason: 'Manual', generation, triggerValue: value }];
+  }
+  if (spec.triggerOn !== 'NodeReady' || state.counts.needsRun === 0) return [];
+
+  const byReason: Record<NodeTriggerReason, string[]> = { NodeJoined: [], NodeRebooted: [] };
+  for (const [name, node] of Object.entries(state.nodes)) {
+    if (node.needsRun) byReason[node.needsRun].push(name);
+  }
+  const plans: PlannedTrigger[] = [];
+  for (const reason of ['NodeJoined', 'NodeRebooted'] as const) {
+    const nodes = byReason[reason].sort(byName);
+    if (nodes.length > 0) plans.push({ reason, nodes, generation, ...triggerValue });
+  }
+  return plans;
+}
+
+/** Completes a planned trigger into the command to decide. */
+export function toTriggerRun(plan: PlannedTrigger, runId: string, at: string): TriggerRun {
+  return { type: 'TriggerRun', ...plan, runId, at };
+}
