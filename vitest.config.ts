@@ -2,6 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two cores: servers, apps and test files share them. Files run at most two at a time.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     projects: [
       {
         test: {
@@ -17,9 +20,6 @@ export default defineConfig({
           include: ['**/*.int.test.ts', 'test/**/*.e2e.test.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/harness/global-setup.ts'],
-          // Two cores: servers, apps and test files share them. Files run one or two at a time.
-          pool: 'forks',
-          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

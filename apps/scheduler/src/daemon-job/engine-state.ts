@@ -1,0 +1,25 @@
+import { type DaemonJobState, initialState } from '@reaper-flow/domain';
+
+/** A run whose flow must exist in BullMQ: recorded before the flow is added, cleared after. */
+export interface PendingFlow {
+  readonly runId: string;
+  readonly generation: number;
+  readonly nodes: readonly string[];
+}
+
+/**
+ * What the engine keeps per DaemonJob besides the domain state. `pendingFlows` makes adding a run's
+ * flow crash-safe: the decision (runs queued) and the intent (flows to add) are saved together,
+ * the flows are added (idempotent: deterministic job ids), then the intent is cleared. A crash in
+ * between only re-adds the same flows, which BullMQ ignores.
+ */
+export interface EngineState {
+  readonly domain: DaemonJobState;
+  readonly pendingFlows: readonly PendingFlow[];
+  /** ReaperPods to delete (replaced, cancelled, stale): same crash-safety as pendingFlows. */
+  readonly pendingDeletes: readonly string[];
+  /** Last status phase written, to write phase changes at once (coalescing only the rest). */
+  readonly lastWrittenPhase?: string;
+}
+
+export const initialEngineState: EngineState = { domain: initialState, pendingFlows: [], pendingDeletes: [] };

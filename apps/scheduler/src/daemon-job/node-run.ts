@@ -1,0 +1,235 @@
+import type { Persisted } from '@reaper-flow/domain';
+import {
+  desiredReaperPodForNode,
+  type FinishNodeRun,
+  isPersisted,
+  nodeOf,
+  parseReaperDaemonJob,
+  type ReaperDaemonJob,
+  type ReaperPod,
+  reaperPodNameFor,
+  retryDelayMs,
+  type StartNodeRun,
+} from '@reaper-flow/domain';
+import { isApiError, Resources } from '@reaper-flow/k8s';
+import { type NodeRunData, NodeRunDataSchema, type NodeRunResult } from '@reaper-flow/queue';
+import { DelayedError, type Job } from 'bullmq';
+import { FIELD_MANAGER } from '../context';
+import type { EngineState } from './engine-state';
+import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
+import type { DaemonJobEngineDeps } from './reconcile';
+import type { TokenBucket } from './token-bucket';
+
+/**
+ * While parked, a node-run is woken by the watcher when its ReaperPod changes. The watchdog wakes it
+ * anyway after this long, in case a wake-up was lost (watcher restarting): a safety net, not a poll.
+ */
+const WATCHDOG_MS = 60_000;
+/** A create that met a ReaperPod still being removed tries again this soon. */
+const RECREATE_DELAY_MS = 300;
+
+export interface NodeRunDeps extends DaemonJobEngineDeps {
+  readonly createLimiter: TokenBucket;
+}
+
+/** Parks the job until `at` (or an earlier wake-up) without holding a worker slot. */
+async function park(job: Job, token: string | undefined, at: number, data?: NodeRunData): Promise<never> {
+  if (data) await job.updateData(data);
+  await job.moveToDelayed(at, token);
+  throw new DelayedError();
+}
+
+/**
+ * One node's part of a DaemonJob run, as a resumable step machine kept in job.data:
+ * - create: create the attempt's ReaperPod `<job>-<node>` (annotated with run id and attempt;
+ *   an existing one of this attempt is adopted, one of an older attempt or run is removed first),
+ *   report StartNodeRun, then park;
+ * - wait: woken when the ReaperPod changes; when it has ended, report FinishNodeRun and either
+ *   finish (success, or retries exhausted) or park until the retry's backoff has passed;
+ * - backoff: the backoff is over: go to create with the next attempt.
+ * Reports go to the job's inbox (append only) and the job's key is enqueued, so the job's reconcile
+ * folds them. Every step is idempotent: at-least-once delivery (a stalled step, a scheduler killed
+ * mid-step) repeats a step, never an attempt: the ReaperPod of an attempt is found by name and
+ * annotations before anything is created.
+ */
+export async function processNodeRun(
+  deps: NodeRunDeps,
+  job: Job,
+  token: string | undefined,
+): Promise<NodeRunResult> {
+  const data = NodeRunDataSchema.parse(job.data);
+  const { ctx, store } = deps;
+  const { namespace, runId, node } = data;
+  const result = (outcome: NodeRunResult['outcome'], exitCode?: number): NodeRunResult => ({
+    node,
+    outcome,
+    attempts: data.attempt,
+    ...(exitCode === undefined ? {} : { exitCode }),
+  });
+
+  const owner = await currentJob(deps, data);
+  const snapshot = await store.load<EngineState>(namespace, data.job);
+  const nodeState = snapshot ? nodeOf(snapshot.state.domain, node) : undefined;
+  const rpodName = reaperPodNameFor(data.job, node);
+  if (!owner || !snapshot || nodeState?.runId !== runId) {
+    // Replaced, cancelled (node left the targets) or the job is gone: remove our attempt's pod.
+    await deleteReaperPodOfRun(ctx, namespace, { name: rpodName, runId, attempt: data.attempt });
+    if (snapshot && nodeState?.runId && nodeState.runId !== runId) {
+      // The run that replaced us may be waiting for our pod to go away.
+      await deps.flows.wake(namespace, data.job, nodeState.runId, node);
+    }
+    return result('Superseded');
+  }
+
+  if (data.step === 'create' || data.step === 'backoff') {
+    const created = await ensureReaperPod(deps, owner, data, rpodName);
+    if (!created) return park(job, token, Date.now() + RECREATE_DELAY_MS, { ...data, step: 'create' });
+    const start: StartNodeRun = {
+      type: 'StartNodeRun',
+      runId,
+      node,
+      attempt: data.attempt,
+      reaperPodName: rpodName,
+      at: new Date().toISOString(),
+    };
+    await report(deps, data, start);
+    return park(job, token, Date.now() + WATCHDOG_MS, { ...data, step: 'wait' });
+  }
+
+  // step 'wait': has our attempt's ReaperPod ended?
+  const rpod = await observedReaperPod(deps, namespace, rpodName);
+  const ours = rpod && belongsTo(rpod, { runId, attempt: data.attempt }) ? rpod : undefined;
+  const phase = ours?.status?.phase;
+  if (ours && phase !== 'Succeeded' && phase !== 'Failed') return park(job, token, Date.now() + WATCHDOG_MS);
+
+  const now = Date.now();
+  const exitCode = ours?.status?.exitCode;
+  if (phase === 'Succeeded') {
+    await report(deps, data, finish(data, 'Succeeded', now, exitCode));
+    ctx.metrics.nodeRuns.inc({ outcome: 'Succeeded' });
+    return result('Succeeded', exitCode);
+  }
+  const message = ours ? ours.status?.message : 'the ReaperPod was deleted before it finished';
+  const retryLimit = owner.spec.retryLimit;
+  if (data.attempt - 1 < retryLimit) {
+    const retryAt = now + retryDelayMs(data.attempt, ctx.config.retry, Math.random());
+    await report(deps, data, { ...finish(data, 'Failed', now, exitCode, message), retryAt });
+    ctx.metrics.nodeRunRetries.inc();
+    return park(job, token, retryAt, { ...data, step: 'backoff', attempt: data.attempt + 1 });
+  }
+  await report(deps, data, finish(data, 'Failed', now, exitCode, message));
+  ctx.metrics.nodeRuns.inc({ outcome: 'Failed' });
+  return result('Failed', exitCode);
+}
+
+function finish(
+  data: NodeRunData,
+  outcome: 'Succeeded' | 'Failed',
+  now: number,
+  exitCode?: number,
+  message?: string,
+): FinishNodeRun {
+  return {
+    type: 'FinishNodeRun',
+    runId: data.runId,
+    node: data.node,
+    attempt: data.attempt,
+    outcome,
+    at: new Date(now).toISOString(),
+    ...(exitCode === undefined ? {} : { exitCode }),
+    ...(message ? { message } : {}),
+  };
+}
+
+/** Hands a fact to the job's reconcile: append to its inbox, then enqueue its key. */
+async function report(deps: DaemonJobEngineDeps, data: NodeRunData, command: StartNodeRun | FinishNodeRun) {
+  await deps.store.appendInbox(data.namespace, data.job, command);
+  await deps.ctx.queues.ReaperDaemonJob.enqueue({
+    kind: 'ReaperDaemonJob',
+    namespace: data.namespace,
+    name: data.job,
+  });
+}
+
+/** The DaemonJob this node-run belongs to, if it still exists as the same incarnation. */
+async function currentJob(
+  deps: DaemonJobEngineDeps,
+  data: NodeRunData,
+): Promise<Persisted<ReaperDaemonJob> | undefined> {
+  const raw = await deps.ctx.world.get<unknown>('ReaperDaemonJob', data.namespace, data.job);
+  const parsed = raw === undefined ? undefined : parseReaperDaemonJob(raw);
+  if (!parsed?.ok || !isPersisted(parsed.value) || parsed.value.metadata.uid !== data.jobUid)
+    return undefined;
+  return parsed.value;
+}
+
+/** The ReaperPod as the watcher last saw it; when the world has none, the API confirms. */
+async function observedReaperPod(deps: DaemonJobEngineDeps, namespace: string, name: string) {
+  const seen = await deps.ctx.world.get<ReaperPod>('ReaperPod', namespace, name);
+  return seen ?? (await deps.ctx.kube.get<ReaperPod>(Resources.reaperPods, name, { namespace }));
+}
+
+/**
+ * Makes sure this attempt's ReaperPod exists. Returns false when an older attempt's or run's pod
+ * is in the way and was just removed (the caller retries shortly).
+ */
+async function ensureReaperPod(
+  deps: NodeRunDeps,
+  owner: Persisted<ReaperDaemonJob>,
+  data: NodeRunData,
+  name: string,
+): Promise<boolean> {
+  const { ctx } = deps;
+  const { namespace, runId, attempt } = data;
+  const seen = await ctx.world.get<ReaperPod>('ReaperPod', namespace, name);
+  if (seen && belongsTo(seen, { runId, attempt })) return true;
+  if (!seen) {
+    await deps.createLimiter.take();
+    try {
+      await ctx.kube.create(
+        Resources.reaperPods,
+        desiredReaperPodForNode(owner, data.node, { runId, attempt }),
+        {
+          namespace,
+          fieldManager: FIELD_MANAGER,
+        },
+      );
+      return true;
+    } catch (err) {
+      if (!isApiError(err, 'AlreadyExists')) throw err;
+    }
+  }
+  const existing = await ctx.kube.get<ReaperPod>(Resources.reaperPods, name, { namespace });
+  if (!existing) return false;
+  if (belongsTo(existing, { runId, attempt })) return true; // created by an earlier try of this step
+  await removeStale(deps, namespace, existing);
+  return false;
+}
+
+/** Removes an older attempt's ReaperPod and its Pod, so the new attempt's Pod can take the name. */
+async function removeStale(deps: DaemonJobEngineDeps, namespace: string, rpod: ReaperPod): Promise<void> {
+  const { kube } = deps.ctx;
+  const name = rpod.metadata.name ?? '';
+  const uid = rpod.metadata.uid;
+  try {
+    await kube.delete(Resources.reaperPods, name, {
+      namespace,
+      propagationPolicy: 'Background',
+      ...(uid ? { preconditions: { uid } } : {}),
+    });
+  } catch (err) {
+    if (!isApiError(err, 'Conflict')) throw err;
+  }
+  const pod = await kube.get<{ metadata: { uid?: string; ownerReferences?: { uid: string }[] } }>(
+    Resources.pods,
+    name,
+    { namespace },
+  );
+  const podUid = pod?.metadata.uid;
+  if (pod && podUid && pod.metadata.ownerReferences?.some((o) => o.uid === uid)) {
+    // Not waiting for garbage collection: the next attempt's Pod needs the name now.
+    await kube.delete(Resources.pods, name, { namespace, preconditions: { uid: podUid } }).catch((err) => {
+      if (!isApiError(err, 'Conflict')) throw err;
+    });
+  }
+}

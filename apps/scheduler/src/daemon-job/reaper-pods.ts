@@ -1,0 +1,51 @@
+import { ATTEMPT_ANNOTATION, type ReaperPod, RUN_ID_ANNOTATION } from '@reaper-flow/domain';
+import { isApiError, Resources } from '@reaper-flow/k8s';
+import type { SchedulerContext } from '../context';
+
+/** A DaemonJob ReaperPod of one run (and, optionally, one attempt of it). */
+export interface RunPodRef {
+  readonly name: string;
+  readonly runId: string;
+  readonly attempt?: number | undefined;
+}
+
+/** Which run and attempt a ReaperPod belongs to, from its annotations. */
+export function runOf(rpod: Pick<ReaperPod, 'metadata'>): { runId?: string; attempt?: number } {
+  const annotations = rpod.metadata.annotations ?? {};
+  const attempt = Number(annotations[ATTEMPT_ANNOTATION]);
+  return {
+    ...(annotations[RUN_ID_ANNOTATION] ? { runId: annotations[RUN_ID_ANNOTATION] } : {}),
+    ...(Number.isInteger(attempt) && attempt > 0 ? { attempt } : {}),
+  };
+}
+
+export function belongsTo(rpod: Pick<ReaperPod, 'metadata'>, ref: Omit<RunPodRef, 'name'>): boolean {
+  const run = runOf(rpod);
+  return run.runId === ref.runId && (ref.attempt === undefined || run.attempt === ref.attempt);
+}
+
+/**
+ * Deletes the ReaperPod `ref.name` only if it still belongs to `ref`'s run (and attempt): every
+ * attempt of a node reuses the name `<job>-<node>`, so a delete by name alone could kill the
+ * attempt that replaced it. The delete carries a uid precondition for the same reason. Its Pod
+ * goes with it (garbage collection), which stops the process on the node.
+ */
+export async function deleteReaperPodOfRun(
+  ctx: SchedulerContext,
+  namespace: string,
+  ref: RunPodRef,
+): Promise<void> {
+  const current = await ctx.kube.get<ReaperPod>(Resources.reaperPods, ref.name, { namespace });
+  if (!current || !belongsTo(current, ref)) return;
+  try {
+    await ctx.kube.delete(Resources.reaperPods, ref.name, {
+      namespace,
+      propagationPolicy: 'Background',
+      ...(current.metadata.uid ? { preconditions: { uid: current.metadata.uid } } : {}),
+    });
+  } catch (err) {
+    // Already replaced by a newer incarnation (uid precondition failed): nothing of ours to delete.
+    if (isApiError(err, 'Conflict')) return;
+    throw err;
+  }
+}

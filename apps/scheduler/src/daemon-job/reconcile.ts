@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import {
+  createAfterGraph,
+  type DaemonJobCommand,
+  type DaemonJobEvent,
+  decideCommand,
+  evolve,
+  isPersisted,
+  kubeEventsFor,
+  parseReaperDaemonJob,
+  planTriggers,
+  type ReaperDaemonJob,
+  TRIGGER_ANNOTATION,
+  targetNodes,
+  toObserveSpec,
+  toStatus,
+  toTriggerRun,
+} from '@reaper-flow/domain';
+import { patchStatus, Resources } from '@reaper-flow/k8s';
+import { type DaemonJobStore, type RunFlows, TerminalReconcileError } from '@reaper-flow/queue';
+import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
+import { FIELD_MANAGER } from '../context';
+import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
+import { deleteReaperPodOfRun, type RunPodRef } from './reaper-pods';
+import { decideStatusWrite } from './status-coalescing';
+import { type StoredJobForGraph, type StoredNode, toAfterJob, toNodeView } from './world-views';
+
+export interface DaemonJobEngineDeps {
+  readonly ctx: SchedulerContext;
+  readonly store: DaemonJobStore;
+  readonly flows: RunFlows;
+}
+
+/** Run ids are short (they appear in job ids and annotations) and unique per trigger. */
+export function newRunId(now: Date): string {
+  return `${now.getTime().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** Commands node-run workers may put into a job's inbox. */
+function inboxCommand(raw: unknown): DaemonJobCommand | undefined {
+  const type = (raw as { type?: unknown } | null)?.type;
+  return type === 'StartNodeRun' || type === 'FinishNodeRun' ? (raw as DaemonJobCommand) : undefined;
+}
+
+/**
+ * Reconciles one ReaperDaemonJob: folds what node-run workers reported, observes the spec, the
+ * target nodes and the `after` dependencies, triggers the runs that are due, saves the new state
+ * (compare-and-set, with the decided events appended to the job's log), then acts: adds run flows,
+ * deletes ReaperPods of cancelled runs, records Events and writes the status (coalesced).
+ *
+ * Level-triggered and idempotent: every decision is recomputed from the stored state and the
+ * world; effects follow from saved intents (pendingFlows, pendingDeletes), so a crash after the save
+ * redoes them next time, and they are idempotent (deterministic job ids, uid-guarded deletes).
+ */
+export async function reconcileDaemonJob(
+  deps: DaemonJobEngineDeps,
+  req: ReconcileRequest,
+): Promise<ReconcileOutcome> {
+  const { ctx, store } = deps;
+  const { namespace, name, log } = req;
+  const raw = await ctx.world.get<Record<string, unknown>>('ReaperDaemonJob', namespace, name);
+  if (!raw) {
+    await forgetJob(deps, namespace, name);
+    return undefined;
+  }
+  const parsed = parseReaperDaemonJob(raw);
+  if (!parsed.ok || !isPersisted(parsed.value)) {
+    const issues = parsed.ok ? ['metadata.uid/namespace missing'] : parsed.issues;
+    await reportInvalid(ctx, raw, issues);
+    throw new TerminalReconcileError(`invalid ReaperDaemonJob: ${issues.join('; ')}`);
+  }
+  const job = parsed.value;
+  const uid = job.metadata.uid;
+
+  let snapshot = await store.load<EngineState>(namespace, name);
+  if (snapshot && snapshot.uid !== uid) {
+    // A new object with an old name: the old incarnation's runs must not leak into it.
+    await forgetJob(deps, namespace, name);
+    snapshot = undefined;
+  }
+  const version = snapshot?.version ?? 0;
+  const previous = snapshot?.state ?? initialEngineState;
+  let domain = previous.domain;
+  const events: DaemonJobEvent[] = [];
+  const apply = (command: DaemonJobCommand) => {
+    const decision = decideCommand(command, domain);
+    for (const event of decision.events) domain = evolve(domain, event);
+    events.push(...decision.events);
+    return decision;
+  };
+
+  // 1. What node-run workers reported since the last save.
+  let inboxCursor = snapshot?.inboxCursor ?? '0-0';
+  const pendingDeletes: RunPodRef[] = [...previous.pendingDeletes.map(parseRunPodRef)];
+  for (const entry of await store.readInbox(namespace, name, inboxCursor)) {
+    inboxCursor = entry.id;
+    const command = inboxCommand(entry.command);
+    if (!command) continue;
+    const decision = apply(command);
+    if (command.type === 'StartNodeRun' && decision.result.kind === 'stale') {
+      // A worker created a ReaperPod for a run that lost the node meanwhile: remove that pod only.
+      pendingDeletes.push({ name: command.reaperPodName, runId: command.runId, attempt: command.attempt });
+    }
+  }
+
+  // 2. Observe the world.
+  const now = ctx.now();
+  const at = now.toISOString();
+  const spec = job.spec;
+  apply(
+    toObserveSpec(
+      {
+        generation: job.metadata.generation ?? 1,
+        after: spec.after ?? [],
+        retryLimit: spec.retryLimit,
+        concurrencyPolicy: spec.concurrencyPolicy,
+        triggerOn: spec.triggerOn,
+        ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+        ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
+      },
+      at,
+    ),
+  );
+  const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
+  const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
+  const targets = targetNodes(spec, nodes).map((n) => {
+    const bootId = bootIds.get(n);
+    return bootId ? { name: n, bootId } : { name: n };
+  });
+  apply({ type: 'ObserveTargets', nodes: targets, at });
+  const jobs = await ctx.world.list<StoredJobForGraph>('ReaperDaemonJob', namespace);
+  const graph = createAfterGraph(jobs.map(toAfterJob));
+  apply({ type: 'ObserveDependencies', block: graph.blockReason(name), at });
+
+  // 3. Trigger what is due.
+  const newFlows: PendingFlow[] = [];
+  const triggerValue = job.metadata.annotations?.[TRIGGER_ANNOTATION];
+  for (const plan of planTriggers(domain, triggerValue === undefined ? {} : { triggerValue })) {
+    const runId = newRunId(now);
+    const decision = apply(toTriggerRun(plan, runId, at));
+    const queued = decision.events.flatMap((e) => (e.type === 'NodeRunQueued' ? [e.node] : []));
+    if (queued.length > 0) newFlows.push({ runId, generation: plan.generation, nodes: queued });
+  }
+  for (const event of events) {
+    if (event.type === 'NodeRunCancelled' && event.reaperPodName) {
+      pendingDeletes.push({ name: event.reaperPodName, runId: event.runId });
+    }
+  }
+
+  // 4. Save the decisions and the intents they imply, atomically with the events.
+  const intents: EngineState = {
+    domain,
+    pendingFlows: [...previous.pendingFlows, ...newFlows],
+    pendingDeletes: pendingDeletes.map(formatRunPodRef),
+    ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
+  };
+  const meta = {
+    uid,
+    inboxCursor,
+    lastStatusWriteAt: snapshot?.lastStatusWriteAt ?? 0,
+    lastStatusHash: snapshot?.lastStatusHash ?? '',
+  };
+  if (!(await store.save(namespace, name, version, { ...meta, state: intents }, events))) {
+    throw new Error(`ReaperDaemonJob ${namespace}/${name} was saved concurrently; reconciling again`);
+  }
+
+  // 5. Act on the intents (each idempotent).
+  for (const flow of intents.pendingFlows) {
+    await deps.flows.addRun(
+      { namespace, job: name, jobUid: uid, runId: flow.runId, generation: flow.generation },
+      flow.nodes,
+    );
+    log.info({ runId: flow.runId, nodes: flow.nodes.length }, 'run started');
+  }
+  for (const ref of pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
+  const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
+  for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
+
+  // 6. Status: the fold of the events, written at most once per coalescing interval.
+  const status = toStatus(domain, { maxNodeStatuses: ctx.config.status.maxNodeStatuses });
+  const statusHash = JSON.stringify(status);
+  const write = decideStatusWrite({
+    phase: status.phase,
+    lastWrittenPhase: previous.lastWrittenPhase,
+    changed: statusHash !== meta.lastStatusHash,
+    nowMs: now.getTime(),
+    lastWriteAtMs: meta.lastStatusWriteAt,
+    coalesceMs: ctx.config.status.coalesceMs,
+  });
+  let lastStatusWriteAt = meta.lastStatusWriteAt;
+  let lastStatusHash = meta.lastStatusHash;
+  let lastWrittenPhase = previous.lastWrittenPhase;
+  if (write.kind === 'write') {
+    await patchStatus(ctx.kube, Resources.reaperDaemonJobs, job, status, { fieldManager: FIELD_MANAGER });
+    ctx.metrics.statusWrites.inc({ kind: 'ReaperDaemonJob' });
+    lastStatusWriteAt = now.getTime();
+    lastStatusHash = statusHash;
+    lastWrittenPhase = status.phase;
+  }
+
+  // 7. Clear the intents done. Losing this race only means the next reconcile redoes them.
+  const done: EngineState = {
+    domain,
+    pendingFlows: [],
+    pendingDeletes: [],
+    ...(lastWrittenPhase ? { lastWrittenPhase } : {}),
+  };
+  await store.save(
+    namespace,
+    name,
+    version + 1,
+    { ...meta, lastStatusWriteAt, lastStatusHash, state: done },
+    [],
+  );
+  return write.kind === 'defer' ? { requeueAfterMs: write.afterMs } : undefined;
+}
+
+function formatRunPodRef(ref: RunPodRef): string {
+  return JSON.stringify(ref);
+}
+
+function parseRunPodRef(text: string): RunPodRef {
+  return JSON.parse(text) as RunPodRef;
+}
+
+/** The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). */
+async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: string): Promise<void> {
+  const snapshot = await deps.store.load<EngineState>(namespace, name);
+  if (!snapshot) return;
+  const runIds = new Set<string>(snapshot.state.pendingFlows.map((f) => f.runId));
+  for (const node of Object.values(snapshot.state.domain.nodes)) if (node.runId) runIds.add(node.runId);
+  for (const runId of runIds) await deps.flows.removeRun(namespace, name, runId);
+  await deps.store.forget(namespace, name, 24 * 3600);
+}
+
+async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {
+  const job = raw as unknown as ReaperDaemonJob;
+  const message = `invalid spec: ${issues.join('; ')}`;
+  await ctx.events.record(
+    {
+      apiVersion: 'reaper.io/v1alpha1',
+      kind: 'ReaperDaemonJob',
+      name: job.metadata.name,
+      namespace: job.metadata.namespace,
+      uid: job.metadata.uid,
+    },
+    'Warning',
+    'InvalidSpec',
+    message,
+  );
+  await patchStatus(ctx.kube, Resources.reaperDaemonJobs, job, { phase: 'Pending', message });
+}

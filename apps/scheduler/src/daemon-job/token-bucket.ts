@@ -1,0 +1,37 @@
+/**
+ * A token bucket for the rollout throttle (ReaperPod creations per second per scheduler). The rate
+ * can change at run time (configuration reload). `take()` waits for a token; the wait is the
+ * throttle itself, not a stand-in for a condition.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+
+  constructor(private ratePerSecond: number) {
+    this.tokens = ratePerSecond;
+  }
+
+  setRate(ratePerSecond: number): void {
+    this.refill();
+    this.ratePerSecond = ratePerSecond;
+    this.tokens = Math.min(this.tokens, ratePerSecond);
+  }
+
+  private refill(): void {
+    const now = Date.now();
+    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
+  }
+
+  async take(): Promise<void> {
+    for (;;) {
+      this.refill();
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      const waitMs = Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, loadConfig } from './config';
+import { ConfigSchema } from './config-schema';
+
+const example = join(dirname(fileURLToPath(import.meta.url)), '../../../config/reaper-flow.example.yaml');
+
+function leafKeys(value: unknown, prefix = ''): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => leafKeys(v, prefix ? `${prefix}.${k}` : k));
+}
+
+describe('configuration', () => {
+  it('the example file is valid and equals the defaults', () => {
+    expect(loadConfig({ file: example, env: {} })).toEqual(loadConfig({ env: {} }));
+  });
+
+  it('the example file documents every key of the schema', () => {
+    const text = readFileSync(example, 'utf8');
+    const documented = new Set(leafKeys(parseYaml(text)));
+    // Optional keys without a default are shown commented out.
+    const commented = [...text.matchAll(/^\s*# (\w+):/gm)].map((m) => m[1]);
+    const all = leafKeys(ConfigSchema.parse({}));
+    const missing = all.filter((k) => !documented.has(k));
+    expect(missing).toEqual([]);
+    expect(commented).toEqual(expect.arrayContaining(['password', 'kubeconfig', 'token', 'nodeName']));
+  });
+
+  it('environment variables override the file, case-insensitively', () => {
+    const config = loadConfig({
+      file: example,
+      env: {
+        REAPER_FLOW__QUEUES__CONCURRENCY__NODE_RUNS: '7',
+        REDIS_URL: 'redis://10.1.2.3:6380',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    expect(config.queues.concurrency.nodeRuns).toBe(7);
+    expect(config.redis.url).toBe('redis://10.1.2.3:6380');
+    expect(config.log.level).toBe('debug');
+  });
+
+  it('an invalid value is refused with the key, the value and what is allowed', () => {
+    const attempt = () => loadConfig({ env: { LOG_LEVEL: 'loud', REAPER_FLOW__RETRY__JITTER: '3' } });
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (err) {
+      const message = (err as Error).message;
+      expect(message).toContain(
+        'log.level: got "loud"; one of "fatal", "error", "warn", "info", "debug", "trace", "silent"',
+      );
+      expect(message).toContain('retry.jitter: got 3');
+    }
+  });
+
+  it('an unknown key is an error, not silently ignored', () => {
+    expect(() => loadConfig({ env: { REAPER_FLOW__QUEUES__CONCURENCY__NODERUNS: '2' } })).toThrow(
+      /REAPER_FLOW__QUEUES__CONCURENCY__NODERUNS: no such configuration key/,
+    );
+  });
+
+  it('a prefix without a hash tag is refused', () => {
+    expect(() => loadConfig({ env: { REAPER_FLOW_PREFIX: 'reaper' } })).toThrow(
+      /redis.prefix: got "reaper"; must start with a hash tag/,
+    );
+  });
+});
