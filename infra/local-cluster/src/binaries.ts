@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import type { Logger } from './log';
+import { PACKAGE_DIR } from './paths';
+
+export const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
+
+/**
+ * Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir.
+ * The script's progress goes straight to our stderr: a cold build takes many minutes and must not
+ * look like a hang.
+ */
+export async function ensureBinaries(): Promise<string> {
+  const script = join(PACKAGE_DIR, 'build-binaries.sh');
+  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`${script} failed with exit code ${code} (see its output above)`);
+  const binDir = stdout.trim().split('\n').pop()?.trim();
+  if (!binDir) throw new Error(`${script} printed no bin directory`);
+  for (const name of BINARIES) {
+    await access(join(binDir, name), constants.X_OK).catch(() => {
+      throw new Error(`${name} is missing from ${binDir}: delete ${binDir}/.complete and run up again`);
+    });
+  }
+  return binDir;
+}
+
+/**
+ * Path of Debian's redis-server; installs the package (apt-get update + install, as root) when it is
+ * missing, as scripts/ensure-deps.mjs does for `npm test`.
+ */
+export async function ensureRedisServer(log: Logger): Promise<string> {
+  const found = onPath('redis-server');
+  if (found) return found;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'redis-server is not installed: run `sudo apt-get update && sudo apt-get install -y redis-server`',
+    );
+  }
+  log("redis-server not found: installing Debian's redis-server (apt-get)");
+  await run('apt-get', ['update', '-qq']);
+  await run('apt-get', ['install', '-y', '-qq', 'redis-server']);
+  const installed = onPath('redis-server');
+  if (!installed) throw new Error('apt-get installed redis-server but it is not on PATH');
+  return installed;
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), fsConstants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not in this dir
+    }
+  }
+  return undefined;
+}
+
+/** Runs a command with its output on our stderr (stdout stays clean for the CLI's `env`). */
+async function run(command: string, args: string[]): Promise<void> {
+  const child = spawn(command, args, { stdio: ['ignore', process.stderr, process.stderr] });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed with exit code ${code}`);
+}

@@ -1,0 +1,197 @@
+// `npm run cluster -- <command>`: the local control plane for development and tests (no Docker).
+// Progress and diagnostics go to stderr; stdout carries only what a script may consume (env, status).
+import { parseArgs } from 'node:util';
+import { isAlive } from './daemon';
+import { stderrLogger } from './log';
+import { defaultStateDir } from './paths';
+import { type ClusterState, readState } from './state';
+import { stopLocalCluster } from './teardown';
+
+// The Kubernetes client library takes seconds to load: only the commands that talk to the API
+// import it (dynamically), so `env` and `down` stay quick.
+const k8s = () => import('@reaper-flow/k8s');
+
+const HELP = `Usage: npm run cluster -- <command> [options]
+
+Commands:
+  up [--nodes N]          start etcd, kube-apiserver, kube-controller-manager, redis and the stand-in
+                          kubelet, with nodes node-1..node-N Ready (default 3); no-op if already up
+  down                    stop every process of the cluster and delete its data
+  status                  processes, ports and nodes
+  env                     print shell exports: eval "$(npm run -s cluster -- env)"
+  node add NAME [--label k=v]... [--taint k=v:Effect]...
+  node ready NAME         set the node's Ready condition True
+  node notready NAME      set it False
+  node reboot NAME        Ready False, then True with a new bootID
+  node remove NAME
+  node fail NAME --job JOB --times N [--namespace NS]
+                          the next N runs of JOB (namespace NS, default "default") on NAME fail (exit 1)
+
+State dir: $REAPER_FLOW_STATE_DIR or <repo>/.reaper-flow/local (now ${defaultStateDir()})`;
+
+const log = stderrLogger('cluster');
+
+/** Thrown for a cluster that is not running; the message says what to do. */
+export class NotUpError extends Error {
+  readonly code = 'NotUp';
+  constructor() {
+    super('cluster is not up: run `npm run cluster -- up`');
+  }
+}
+
+/** The running cluster's state, or NotUpError. */
+export async function requireUp(stateDir: string): Promise<ClusterState> {
+  const state = await readState(stateDir);
+  if (!state?.processes.some(isAlive)) throw new NotUpError();
+  return state;
+}
+
+/** Everything but (possibly) the stand-in kubelet runs and the API server is ready. */
+async function healthy(state: ClusterState): Promise<boolean> {
+  if (!state.processes.every((p) => p.name === 'stand-in-kubelet' || isAlive(p))) return false;
+  const { KubeClient } = await k8s();
+  const { apiserverReady } = await import('./readiness');
+  const client = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath, requestTimeoutMs: 5000 });
+  try {
+    return await apiserverReady(client);
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
+async function up(args: string[], stateDir: string): Promise<void> {
+  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '3' } } });
+  const nodes = Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 0)
+    throw new Error(`--nodes must be an integer >= 0, got ${values.nodes}`);
+  const started = performance.now();
+  const { KubeClient } = await k8s();
+  const { restartKubeletDaemon, startLocalCluster } = await import('./cluster');
+  const { addNode, listSimulatedNodes } = await import('./nodes');
+  const state = await readState(stateDir);
+  if (state && (await healthy(state))) {
+    const kubelet = state.processes.find((p) => p.name === 'stand-in-kubelet');
+    if (state.kubelet === 'daemon' && (!kubelet || !isAlive(kubelet))) await restartKubeletDaemon(state, log);
+    const client = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath });
+    try {
+      const existing = new Set((await listSimulatedNodes(client)).map((n) => n.metadata.name));
+      for (let i = 1; i <= nodes; i++)
+        if (!existing.has(`node-${i}`)) await addNode(client, { name: `node-${i}` });
+    } finally {
+      client.close();
+    }
+    log(`already up (state dir ${stateDir})`);
+    return;
+  }
+  if (state) {
+    log('a previous cluster in this state dir is not healthy: stopping it first');
+    await stopLocalCluster(stateDir, log);
+  }
+  await startLocalCluster({ stateDir, nodes, withKubelet: true, detach: true, log });
+  log(
+    `up in ${((performance.now() - started) / 1000).toFixed(1)} s; use it with: eval "$(npm run -s cluster -- env)"`,
+  );
+}
+
+async function status(stateDir: string): Promise<void> {
+  const state = await requireUp(stateDir);
+  const out: string[] = [
+    `state dir   ${stateDir}`,
+    `kubeconfig  ${state.kubeconfigPath}`,
+    `apiserver   ${state.apiserverUrl}`,
+    `redis       ${state.redisUrl}`,
+    '',
+    'processes:',
+  ];
+  const ports: Record<string, string> = {
+    etcd: `${state.ports.etcdClient} (peer ${state.ports.etcdPeer})`,
+    'kube-apiserver': String(state.ports.apiserver),
+    'kube-controller-manager': String(state.ports.controllerManager),
+    redis: String(state.ports.redis),
+  };
+  for (const p of state.processes) {
+    const port = ports[p.name] ? `  127.0.0.1:${ports[p.name]}` : '';
+    out.push(
+      `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${isAlive(p) ? 'alive' : 'DEAD '}${port}`,
+    );
+  }
+  if (state.kubelet === 'in-process')
+    out.push('  stand-in-kubelet         runs inside the process that started the cluster');
+  out.push('', 'nodes:');
+  const { KubeClient } = await k8s();
+  const { isNodeReady, listSimulatedNodes } = await import('./nodes');
+  const client = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath, requestTimeoutMs: 5000 });
+  try {
+    const nodes = await listSimulatedNodes(client);
+    if (nodes.length === 0) out.push('  (none)');
+    for (const n of nodes) {
+      out.push(
+        `  ${n.metadata.name.padEnd(24)} ${isNodeReady(n) ? 'Ready   ' : 'NotReady'} bootID ${n.status?.nodeInfo?.bootID ?? '?'}`,
+      );
+    }
+  } catch (err) {
+    out.push(`  (API server not answering: ${(err as Error).message})`);
+  } finally {
+    client.close();
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function env(stateDir: string): Promise<void> {
+  const state = await requireUp(stateDir);
+  process.stdout.write(
+    `export KUBECONFIG=${shellQuote(state.kubeconfigPath)} REDIS_URL=${shellQuote(state.redisUrl)} PATH=${shellQuote(state.binDir)}:$PATH\n`,
+  );
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const stateDir = defaultStateDir();
+  switch (command) {
+    case 'up':
+      await up(rest, stateDir);
+      return 0;
+    case 'down': {
+      const stopped = await stopLocalCluster(stateDir, log);
+      log(
+        stopped ? 'down: every process stopped, data removed' : `nothing to stop (no cluster in ${stateDir})`,
+      );
+      return 0;
+    }
+    case 'status':
+      await status(stateDir);
+      return 0;
+    case 'env':
+      await env(stateDir);
+      return 0;
+    case 'node': {
+      const state = await requireUp(stateDir);
+      const { nodeCommand } = await import('./cli-node');
+      await nodeCommand(rest, state, log);
+      return 0;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${HELP}\n`);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  },
+);

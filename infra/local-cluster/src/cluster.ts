@@ -1,0 +1,311 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ApiError, KubeClient, Resources } from '@reaper-flow/k8s';
+import { ensureBinaries, ensureRedisServer } from './binaries';
+import { RUNTIME_CLASS } from './constants';
+import {
+  apiserverSpec,
+  controllerManagerSpec,
+  etcdSpec,
+  type Ports,
+  type ProcessSpec,
+  redisSpec,
+} from './control-plane';
+import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './daemon';
+import { writeKubeconfig } from './kubeconfig';
+import { KUBELET_LEASE, KUBELET_LEASE_NAMESPACE, kubeletIdentity } from './kubelet-lease';
+import { type Logger, stderrLogger } from './log';
+import { addNode } from './nodes';
+import { defaultStateDir, stateLayout } from './paths';
+import { createPki } from './pki';
+import { freePorts } from './ports';
+import { apiserverReady, etcdHealthy, redisPing, waitReady } from './readiness';
+import { StandInKubelet } from './stand-in-kubelet';
+import { type ClusterState, readState, writeState } from './state';
+import { stopLocalCluster } from './teardown';
+
+export interface StartLocalClusterOptions {
+  /** Default: $REAPER_FLOW_STATE_DIR or `<repo>/.reaper-flow/local`. */
+  readonly stateDir?: string;
+  /** Simulated nodes node-1..node-N to create, all Ready (default 0). */
+  readonly nodes?: number;
+  /** Run the stand-in kubelet (default true): in this process when attached, as a daemon when detached. */
+  readonly withKubelet?: boolean;
+  /**
+   * false (default): the cluster belongs to this process and is killed when it exits (SIGINT, SIGTERM,
+   * exit). true: daemons keep running after this process exits; `down` stops them.
+   */
+  readonly detach?: boolean;
+  readonly log?: Logger;
+}
+
+export interface LocalCluster {
+  readonly stateDir: string;
+  readonly kubeconfigPath: string;
+  readonly redisUrl: string;
+  readonly binDir: string;
+  readonly apiserverUrl: string;
+  /** The in-process kubelet of an attached cluster started withKubelet. */
+  readonly kubelet: StandInKubelet | undefined;
+  /** Stops every process, removes the data dirs and state.json. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings up etcd, kube-apiserver, kube-controller-manager (garbage collector, namespace and
+ * serviceaccount controllers) and redis on free loopback ports with a fresh PKI, writes an admin
+ * kubeconfig and state.json, creates the RuntimeClass reaper-v2, optional simulated nodes and the
+ * stand-in kubelet. Resolves once everything answers; on failure everything started is stopped again
+ * and the error carries the tail of the failing process's log.
+ */
+export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Promise<LocalCluster> {
+  const t0 = performance.now();
+  const baseLog = opts.log ?? stderrLogger('cluster');
+  const log: Logger = (m) => baseLog(`${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s ${m}`);
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir());
+  const layout = stateLayout(stateDir);
+  const detach = opts.detach ?? false;
+
+  const previous = await readState(stateDir);
+  if (previous?.processes.some(isAlive)) {
+    throw new Error(`a cluster is already running in ${stateDir}: stop it first (npm run cluster -- down)`);
+  }
+  if (previous) await stopLocalCluster(stateDir, log);
+  await rm(layout.logsDir, { recursive: true, force: true });
+  await mkdir(layout.dataDir, { recursive: true });
+
+  const [binDir, redisServer, pki, portList] = await Promise.all([
+    ensureBinaries(),
+    ensureRedisServer(log),
+    createPki(layout.pkiDir),
+    freePorts(5),
+  ]);
+  const [etcdClient, etcdPeer, apiserver, controllerManager, redis] = portList as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ports: Ports = { etcdClient, etcdPeer, apiserver, controllerManager, redis };
+  const etcdData = await mkdtemp(join(layout.dataDir, 'etcd-'));
+  const redisData = await mkdtemp(join(layout.dataDir, 'redis-'));
+  const apiserverUrl = `https://127.0.0.1:${ports.apiserver}`;
+  const redisUrl = `redis://127.0.0.1:${ports.redis}`;
+
+  const state: ClusterState = {
+    version: 1,
+    stateDir,
+    binDir,
+    kubeconfigPath: layout.kubeconfig,
+    redisUrl,
+    apiserverUrl,
+    ports,
+    processes: [],
+    dataDirs: [layout.dataDir, layout.pkiDir, layout.nodesDir],
+    kubelet: opts.withKubelet === false ? 'none' : detach ? 'daemon' : 'in-process',
+    startedAt: new Date().toISOString(),
+  };
+  const started: SpawnedDaemon[] = [];
+  let kubelet: StandInKubelet | undefined;
+  let client: KubeClient | undefined;
+  const start = async (spec: ProcessSpec): Promise<SpawnedDaemon> => {
+    const daemon = await spawnDaemon(spec.name, spec.command, spec.args, {
+      log: layout.logFile(spec.name),
+      match: spec.match,
+      detach,
+    });
+    started.push(daemon);
+    // Recorded at once, so a start that dies half-way can still be cleaned up by `down`.
+    await writeState({ ...state, processes: started.map((d) => d.record) });
+    log(`${spec.name} started (pid ${daemon.record.pid})`);
+    return daemon;
+  };
+
+  const detachHandlers = detach
+    ? () => {}
+    : killOnExit(
+        () => started.map((d) => d.record.pid),
+        () => kubelet,
+      );
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await kubelet?.stop();
+    client?.close();
+    await stopLocalCluster(stateDir, log);
+    detachHandlers();
+  };
+
+  try {
+    const etcd = await start(etcdSpec(binDir, ports, etcdData));
+    const redisDaemon = await start(redisSpec(redisServer, ports, redisData));
+    await waitReady('etcd', () => etcdHealthy(`http://127.0.0.1:${ports.etcdClient}`), {
+      log: etcd.record.log,
+      child: etcd.child,
+      timeoutMs: 30_000,
+    });
+
+    const api = await start(apiserverSpec(binDir, ports, pki));
+    await Promise.all([
+      writeKubeconfig(layout.kubeconfig, {
+        server: apiserverUrl,
+        caCert: pki.caCert,
+        clientCert: pki.adminCert,
+        clientKey: pki.adminKey,
+        user: 'admin',
+      }),
+      writeKubeconfig(layout.controllerManagerKubeconfig, {
+        server: apiserverUrl,
+        caCert: pki.caCert,
+        clientCert: pki.controllerManagerCert,
+        clientKey: pki.controllerManagerKey,
+        user: 'system:kube-controller-manager',
+      }),
+    ]);
+    const admin = await KubeClient.create({ kubeconfigPath: layout.kubeconfig, requestTimeoutMs: 10_000 });
+    client = admin;
+    await waitReady('kube-apiserver', () => apiserverReady(admin), {
+      log: api.record.log,
+      child: api.child,
+      timeoutMs: 120_000,
+    });
+    log(`kube-apiserver ready at ${apiserverUrl}`);
+
+    // Started only now: it gives up when the API server is not healthy within a few seconds.
+    const cm = await start(controllerManagerSpec(binDir, ports, layout.controllerManagerKubeconfig, pki));
+    const withKubelet = opts.withKubelet !== false;
+    const kubeletDaemon =
+      withKubelet && detach ? await start(kubeletDaemonSpec(stateDir, layout.kubeconfig)) : undefined;
+    // The rest is independent: done concurrently, since start-up time is what a developer waits for.
+    await Promise.all([
+      ensureRuntimeClass(admin),
+      waitReady('redis', () => redisPing(redisUrl), {
+        log: redisDaemon.record.log,
+        child: redisDaemon.child,
+        timeoutMs: 30_000,
+      }),
+      // Pods need their namespace's `default` ServiceAccount (ServiceAccount admission): its
+      // appearance shows the controller manager runs and its controllers can act.
+      waitReady(
+        'kube-controller-manager',
+        async () => !!(await admin.get(Resources.serviceAccounts, 'default', { namespace: 'default' })),
+        { log: cm.record.log, child: cm.child, timeoutMs: 60_000 },
+      ),
+      kubeletDaemon &&
+        waitReady('stand-in-kubelet', () => holdsLease(admin, kubeletIdentity(kubeletDaemon.record.pid)), {
+          log: kubeletDaemon.record.log,
+          child: kubeletDaemon.child,
+          timeoutMs: 60_000,
+        }),
+      withKubelet &&
+        !detach &&
+        StandInKubelet.start({ client: admin, stateDir, log: stderrLogger('stand-in-kubelet') }).then((k) => {
+          kubelet = k;
+        }),
+      (async () => {
+        for (let i = 1; i <= (opts.nodes ?? 0); i++) await addNode(admin, { name: `node-${i}` });
+      })(),
+    ]);
+    await writeState({ ...state, processes: started.map((d) => d.record) });
+    if (detach) admin.close();
+    log(`cluster up: KUBECONFIG=${layout.kubeconfig} REDIS_URL=${redisUrl}`);
+  } catch (err) {
+    log(`start-up failed; stopping what was started`);
+    await stop().catch((e: Error) => log(`cleanup after failed start-up: ${e.message}`));
+    throw err;
+  }
+
+  return { stateDir, kubeconfigPath: layout.kubeconfig, redisUrl, binDir, apiserverUrl, kubelet, stop };
+}
+
+/**
+ * Starts the stand-in kubelet daemon of a running (detached) cluster again, after it died. It takes
+ * over once its predecessor's lease has expired, then marks pods that were Running "kubelet restarted".
+ */
+export async function restartKubeletDaemon(
+  state: ClusterState,
+  log: Logger = stderrLogger('cluster'),
+): Promise<void> {
+  const spec = kubeletDaemonSpec(state.stateDir, state.kubeconfigPath);
+  const daemon = await spawnDaemon(spec.name, spec.command, spec.args, {
+    log: stateLayout(state.stateDir).logFile(spec.name),
+    match: spec.match,
+    detach: true,
+  });
+  await writeState({
+    ...state,
+    processes: [...state.processes.filter((p) => p.name !== 'stand-in-kubelet'), daemon.record],
+  });
+  log(`stand-in-kubelet restarted (pid ${daemon.record.pid}); it takes over when the old lease expires`);
+  const admin = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath });
+  try {
+    await waitReady('stand-in-kubelet', () => holdsLease(admin, kubeletIdentity(daemon.record.pid)), {
+      log: daemon.record.log,
+      child: daemon.child,
+      timeoutMs: 60_000,
+    });
+  } finally {
+    admin.close();
+  }
+}
+
+/** Creates RuntimeClass reaper-v2 (handler reaper-v2) if it does not exist. */
+export async function ensureRuntimeClass(client: KubeClient): Promise<void> {
+  try {
+    await client.create(Resources.runtimeClasses, {
+      apiVersion: 'node.k8s.io/v1',
+      kind: 'RuntimeClass',
+      metadata: { name: RUNTIME_CLASS },
+      handler: RUNTIME_CLASS,
+    });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 'AlreadyExists')) throw err;
+  }
+}
+
+function kubeletDaemonSpec(stateDir: string, kubeconfig: string): ProcessSpec {
+  const main = fileURLToPath(new URL('./stand-in-kubelet-main.ts', import.meta.url));
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return {
+    name: 'stand-in-kubelet',
+    command: process.execPath,
+    args: ['--import', tsx, main, '--state-dir', stateDir, '--kubeconfig', kubeconfig],
+    match: 'stand-in-kubelet-main',
+  };
+}
+
+async function holdsLease(client: KubeClient, identity: string): Promise<boolean> {
+  const lease = await client.get<{ spec?: { holderIdentity?: string } }>(Resources.leases, KUBELET_LEASE, {
+    namespace: KUBELET_LEASE_NAMESPACE,
+  });
+  return lease?.spec?.holderIdentity === identity;
+}
+
+/**
+ * Ties an attached cluster to this process: on exit or a termination signal every daemon group and
+ * pod is killed at once (handlers cannot await). Returns a function removing the handlers.
+ */
+function killOnExit(pids: () => number[], kubelet: () => StandInKubelet | undefined): () => void {
+  const killAll = () => {
+    kubelet()?.killNow();
+    killGroupsNow(pids());
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAll();
+    remove();
+    // Re-raise: with no other listener the process now ends as the signal intends.
+    process.kill(process.pid, signal);
+  };
+  const remove = () => {
+    process.off('exit', killAll);
+    for (const s of signals) process.off(s, onSignal);
+  };
+  process.on('exit', killAll);
+  for (const s of signals) process.on(s, onSignal);
+  return remove;
+}

@@ -1,0 +1,127 @@
+import { join } from 'node:path';
+import type { Pki } from './pki';
+
+export interface Ports {
+  readonly etcdClient: number;
+  readonly etcdPeer: number;
+  readonly apiserver: number;
+  readonly controllerManager: number;
+  readonly redis: number;
+}
+
+/** A process to start: program, arguments, and the cmdline fragment that identifies it later. */
+export interface ProcessSpec {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly match: string;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/** Single-member etcd on loopback. No fsync: the data dir is thrown away with the cluster. */
+export function etcdSpec(binDir: string, ports: Ports, dataDir: string): ProcessSpec {
+  const client = `http://${LOOPBACK}:${ports.etcdClient}`;
+  const peer = `http://${LOOPBACK}:${ports.etcdPeer}`;
+  return {
+    name: 'etcd',
+    command: join(binDir, 'etcd'),
+    match: join(binDir, 'etcd'),
+    args: [
+      '--name=default',
+      `--data-dir=${dataDir}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=default=${peer}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ],
+  };
+}
+
+export function apiserverSpec(binDir: string, ports: Ports, pki: Pki): ProcessSpec {
+  return {
+    name: 'kube-apiserver',
+    command: join(binDir, 'kube-apiserver'),
+    match: join(binDir, 'kube-apiserver'),
+    args: [
+      `--etcd-servers=http://${LOOPBACK}:${ports.etcdClient}`,
+      `--bind-address=${LOOPBACK}`,
+      // Without it the API server looks for a non-loopback interface to advertise; there is none.
+      `--advertise-address=${LOOPBACK}`,
+      `--secure-port=${ports.apiserver}`,
+      `--tls-cert-file=${pki.apiserverCert}`,
+      `--tls-private-key-file=${pki.apiserverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      '--authorization-mode=Node,RBAC',
+      `--service-account-issuer=https://${LOOPBACK}:${ports.apiserver}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      `--service-account-key-file=${pki.serviceAccountKey}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // The endpoint reconciler would publish 127.0.0.1 as the `kubernetes` Service endpoint, which
+      // validation rejects (loopback), logging an error every few seconds.
+      '--endpoint-reconciler-type=none',
+      '--allow-privileged=true',
+      '--profiling=false',
+    ],
+  };
+}
+
+export function controllerManagerSpec(
+  binDir: string,
+  ports: Ports,
+  kubeconfig: string,
+  pki: Pki,
+): ProcessSpec {
+  return {
+    name: 'kube-controller-manager',
+    command: join(binDir, 'kube-controller-manager'),
+    match: join(binDir, 'kube-controller-manager'),
+    args: [
+      `--kubeconfig=${kubeconfig}`,
+      // root-ca-certificate-publisher-controller writes each namespace's kube-root-ca.crt ConfigMap,
+      // which the kube-api-access volume ServiceAccount admission adds to every pod refers to.
+      '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,root-ca-certificate-publisher-controller',
+      // Each controller acts as its own ServiceAccount in kube-system (bound by the bootstrap RBAC
+      // roles); the system:kube-controller-manager user alone may list everything but delete nothing,
+      // so the garbage collector would not work with it.
+      '--use-service-account-credentials=true',
+      `--root-ca-file=${pki.caCert}`,
+      '--leader-elect=false',
+      `--bind-address=${LOOPBACK}`,
+      `--secure-port=${ports.controllerManager}`,
+      '--profiling=false',
+    ],
+  };
+}
+
+export function redisSpec(redisServer: string, ports: Ports, dataDir: string): ProcessSpec {
+  return {
+    name: 'redis',
+    command: redisServer,
+    // redis rewrites its cmdline to "redis-server 127.0.0.1:PORT" once running.
+    match: 'redis-server',
+    args: [
+      '--port',
+      String(ports.redis),
+      '--bind',
+      LOOPBACK,
+      '--protected-mode',
+      'yes',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+      '--dir',
+      dataDir,
+      '--daemonize',
+      'no',
+    ],
+  };
+}

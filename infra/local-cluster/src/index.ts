@@ -1,0 +1,30 @@
+export { ensureBinaries } from './binaries';
+export {
+  ensureRuntimeClass,
+  type LocalCluster,
+  restartKubeletDaemon,
+  type StartLocalClusterOptions,
+  startLocalCluster,
+} from './cluster';
+export { DAEMON_JOB_LABEL, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
+export { applyCrds } from './crds';
+export { FAULTS_CONFIGMAP, FAULTS_NAMESPACE, faultKey, setNodeFault } from './faults';
+export type { Node, Pod } from './k8s-types';
+export { KubeletConflictError } from './kubelet-lease';
+export { type Logger, stderrLogger } from './log';
+export { removeDir } from './mounts';
+export {
+  type AddNodeOptions,
+  addNode,
+  isNodeReady,
+  listSimulatedNodes,
+  parseTaint,
+  rebootNode,
+  removeNode,
+  setNodeReady,
+} from './nodes';
+export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
+export { ReadinessError } from './readiness';
+export { StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
+export { type ClusterState, readState } from './state';
+export { stopLocalCluster } from './teardown';

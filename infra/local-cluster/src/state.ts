@@ -1,0 +1,58 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { stateLayout } from './paths';
+
+const daemonSchema = z.object({
+  name: z.string(),
+  pid: z.number().int().positive(),
+  match: z.string(),
+  log: z.string(),
+});
+
+const stateSchema = z.object({
+  version: z.literal(1),
+  stateDir: z.string(),
+  binDir: z.string(),
+  kubeconfigPath: z.string(),
+  redisUrl: z.string(),
+  apiserverUrl: z.string(),
+  ports: z.object({
+    etcdClient: z.number(),
+    etcdPeer: z.number(),
+    apiserver: z.number(),
+    controllerManager: z.number(),
+    redis: z.number(),
+  }),
+  processes: z.array(daemonSchema),
+  /** Directories removed by `down` (etcd and redis data, node roots, PKI). */
+  dataDirs: z.array(z.string()),
+  /** How the stand-in kubelet runs: a daemon in `processes`, inside the starting process, or not at all. */
+  kubelet: z.enum(['daemon', 'in-process', 'none']),
+  startedAt: z.string(),
+});
+
+/** What `up` leaves behind for `down`, `status`, `env` and `node`: read back and validated with zod. */
+export type ClusterState = z.infer<typeof stateSchema>;
+
+/** Reads state.json; undefined when there is none (cluster not up). */
+export async function readState(stateDir: string): Promise<ClusterState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(stateLayout(stateDir).stateFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const parsed = stateSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new Error(`${stateLayout(stateDir).stateFile} is not a valid state file: ${parsed.error.message}`);
+  }
+  return parsed.data;
+}
+
+/** Writes state.json atomically (a reader never sees half a file). */
+export async function writeState(state: ClusterState): Promise<void> {
+  const file = stateLayout(state.stateDir).stateFile;
+  await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}

@@ -1,0 +1,41 @@
+import { rm } from 'node:fs/promises';
+import { isAlive, stopGroups } from './daemon';
+import { type Logger, stderrLogger } from './log';
+import { removeDir } from './mounts';
+import { stateLayout } from './paths';
+import { killOrphanedPods } from './pod-pids';
+import { readState } from './state';
+
+// Kept free of the Kubernetes client so `down` starts fast.
+
+/**
+ * `down`: stops every recorded process group (the kubelet first, so it stops its pods), kills pod
+ * processes a crashed kubelet left behind, removes data dirs, PKI and state.json (logs stay).
+ * Returns false when there was no cluster in `stateDir`.
+ */
+export async function stopLocalCluster(
+  stateDir: string,
+  log: Logger = stderrLogger('cluster'),
+): Promise<boolean> {
+  const state = await readState(stateDir);
+  if (!state) return false;
+  const alive = state.processes.filter(isAlive);
+  const stage = async (names: readonly string[]) => {
+    const group = alive.filter((p) => names.includes(p.name));
+    await stopGroups(group.map((p) => p.pid));
+    for (const p of group) log(`${p.name} stopped (pid ${p.pid})`);
+  };
+  // In dependency order: the kubelet first (it stops its pods while the API server still answers),
+  // storage last (an API server whose etcd is gone hangs in its graceful shutdown until SIGKILL).
+  await stage(['stand-in-kubelet']);
+  await killOrphanedPods(stateLayout(stateDir).nodesDir);
+  await stage(['kube-controller-manager', 'kube-apiserver']);
+  await stage(['etcd', 'redis']);
+  const known = new Set(['stand-in-kubelet', 'kube-controller-manager', 'kube-apiserver', 'etcd', 'redis']);
+  await stage(alive.filter((p) => !known.has(p.name)).map((p) => p.name));
+  for (const dir of state.dataDirs) await removeDir(dir);
+  const layout = stateLayout(stateDir);
+  await rm(layout.kubeconfig, { force: true });
+  await rm(layout.stateFile, { force: true });
+  return true;
+}
