@@ -1,0 +1,12 @@
+export {
+  type MapperCaches,
+  type Mapping,
+  mapChange,
+  type OverlayResetRequest,
+  type ReconcileKey,
+  type WatchedChange,
+  type WatchedKind,
+} from './mapper';
+export { MANAGED_BY_SELECTOR, WATCHED } from './pipeline';
+export { projectNode, type StoredObject, toStoredObject, withoutManagedFields } from './projection';
+export { startWatcher, type Watcher, type WatcherOptions } from './watcher';

@@ -1,0 +1,191 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ChangeType } from '@reaper-flow/k8s';
+import { formatKey, type ObjectKey, type ReconcileKind } from '@reaper-flow/queue';
+import { ownerOfKind, type WatchedFields, watchedFields } from './fields';
+
+/** The kinds the watcher watches. */
+export type WatchedKind = 'ReaperPod' | 'ReaperOverlay' | 'ReaperDaemonJob' | 'Pod' | 'Node';
+
+/** One change as the informer of `kind` emitted it (objects as cached: managedFields dropped, Nodes projected). */
+export interface WatchedChange {
+  readonly kind: WatchedKind;
+  readonly type: ChangeType;
+  readonly object: unknown;
+  readonly oldObject?: unknown;
+}
+
+/** The informers' caches, as plain lists (read only when a change needs them). */
+export interface MapperCaches {
+  readonly reaperPods: readonly unknown[];
+  readonly reaperOverlays: readonly unknown[];
+  readonly reaperDaemonJobs: readonly unknown[];
+}
+
+export interface ReconcileKey extends ObjectKey {
+  readonly kind: ReconcileKind;
+}
+
+/** A request to reset an overlay on one node, deduplicated by `member` (`<node>|<ReaperPod uid>`). */
+export interface OverlayResetRequest {
+  readonly namespace: string;
+  readonly overlay: string;
+  readonly member: string;
+}
+
+/** A DaemonJob node-run parked until its ReaperPod changes: the watcher wakes it. */
+export interface NodeRunWake {
+  readonly namespace: string;
+  readonly job: string;
+  readonly runId: string;
+  readonly node: string;
+}
+
+export interface Mapping {
+  readonly keys: readonly ReconcileKey[];
+  readonly overlayResets: readonly OverlayResetRequest[];
+  readonly wakes: readonly NodeRunWake[];
+}
+
+/** Annotation the DaemonJob engine puts on each ReaperPod it creates (see the domain's translation). */
+const RUN_ID_ANNOTATION = 'reaper.io/run-id';
+
+const NONE: Mapping = { keys: [], overlayResets: [], wakes: [] };
+
+const key = (kind: ReconcileKind, namespace: string, name: string): ReconcileKey => ({
+  kind,
+  namespace,
+  name,
+});
+const nsOf = (f: WatchedFields) => f.metadata.namespace ?? '';
+
+/**
+ * Which reconcile keys a change concerns (queues carry keys, never the change itself):
+ * - ReaperPod: itself and its owning ReaperDaemonJob; when deleted with an overlay on a node, also
+ *   a reset request for that node and the overlay (its resetPolicy decides whether to reset);
+ * - Pod: its owning ReaperPod;
+ * - ReaperOverlay: itself and every ReaperPod of its namespace that names it;
+ * - ReaperDaemonJob: itself and every job of its namespace that lists it in spec.after;
+ * - Node: every ReaperDaemonJob and ReaperOverlay, unless nothing but resourceVersion changed
+ *   (a status heartbeat);
+ * - SYNC: the object's own key only (a Pod's or Node's SYNC: nothing, their dependants resync
+ *   themselves).
+ * Owners are taken from the old state too, so an owner that lost a child hears about it.
+ */
+export function mapChange(change: WatchedChange, caches: MapperCaches): Mapping {
+  const fields = watchedFields(change.object);
+  if (!fields) return NONE;
+  const old = change.oldObject === undefined ? undefined : watchedFields(change.oldObject);
+  const ns = nsOf(fields);
+  const name = fields.metadata.name;
+  if (change.type === 'SYNC') {
+    return change.kind === 'Pod' || change.kind === 'Node' ? NONE : done([key(change.kind, ns, name)]);
+  }
+  switch (change.kind) {
+    case 'ReaperPod': {
+      const keys = [key('ReaperPod', ns, name)];
+      for (const f of [fields, old]) {
+        const owner = f && ownerOfKind(f, 'ReaperDaemonJob');
+        if (owner) keys.push(key('ReaperDaemonJob', ns, owner.name));
+      }
+      const reset = change.type === 'DELETED' ? overlayReset(fields, old) : undefined;
+      if (reset) keys.push(key('ReaperOverlay', reset.namespace, reset.overlay));
+      // An overlay waiting to reset a node waits for the workloads using it there to end.
+      const overlay = fields.spec?.overlayName;
+      if (overlay) keys.push(key('ReaperOverlay', ns, overlay));
+      return done(keys, reset ? [reset] : [], nodeRunWake(fields));
+    }
+    case 'Pod': {
+      const keys: ReconcileKey[] = [];
+      for (const f of [fields, old]) {
+        const owner = f && ownerOfKind(f, 'ReaperPod');
+        if (owner) keys.push(key('ReaperPod', ns, owner.name));
+      }
+      return done(keys);
+    }
+    case 'ReaperOverlay': {
+      const keys = [key('ReaperOverlay', ns, name)];
+      for (const pod of caches.reaperPods) {
+        const f = watchedFields(pod);
+        if (f && nsOf(f) === ns && f.spec?.overlayName === name)
+          keys.push(key('ReaperPod', ns, f.metadata.name));
+      }
+      return done(keys);
+    }
+    case 'ReaperDaemonJob': {
+      const keys = [key('ReaperDaemonJob', ns, name)];
+      for (const job of caches.reaperDaemonJobs) {
+        const f = watchedFields(job);
+        if (f && nsOf(f) === ns && f.spec?.after?.includes(name)) {
+          keys.push(key('ReaperDaemonJob', ns, f.metadata.name));
+        }
+      }
+      return done(keys);
+    }
+    case 'Node': {
+      if (change.type === 'MODIFIED' && sameButVersion(change.object, change.oldObject)) return NONE;
+      const keys: ReconcileKey[] = [];
+      for (const job of caches.reaperDaemonJobs) {
+        const f = watchedFields(job);
+        if (f) keys.push(key('ReaperDaemonJob', nsOf(f), f.metadata.name));
+      }
+      for (const overlay of caches.reaperOverlays) {
+        const f = watchedFields(overlay);
+        if (f) keys.push(key('ReaperOverlay', nsOf(f), f.metadata.name));
+      }
+      return done(keys);
+    }
+    default: {
+      const unknownKind: never = change.kind;
+      throw new Error(`no mapping for kind ${String(unknownKind)}`);
+    }
+  }
+}
+
+/** The reset request of a deleted ReaperPod that ran with an overlay on a node, if any. */
+function overlayReset(
+  fields: WatchedFields,
+  old: WatchedFields | undefined,
+): OverlayResetRequest | undefined {
+  const overlay = fields.spec?.overlayName ?? old?.spec?.overlayName;
+  const node =
+    fields.status?.nodeName ?? fields.spec?.nodeName ?? old?.status?.nodeName ?? old?.spec?.nodeName;
+  const uid = fields.metadata.uid ?? old?.metadata.uid;
+  if (!overlay || !node || !uid) return undefined;
+  return { namespace: nsOf(fields), overlay, member: `${node}|${uid}` };
+}
+
+/** The parked node-run of a DaemonJob ReaperPod (owner job, run id annotation, node), if any. */
+function nodeRunWake(fields: WatchedFields): NodeRunWake[] {
+  const owner = ownerOfKind(fields, 'ReaperDaemonJob');
+  const runId = fields.metadata.annotations?.[RUN_ID_ANNOTATION];
+  const node = fields.spec?.nodeName;
+  if (!owner || !runId || !node) return [];
+  return [{ namespace: nsOf(fields), job: owner.name, runId, node }];
+}
+
+/** Keys in first-seen order, without repeats. */
+function done(
+  keys: readonly ReconcileKey[],
+  overlayResets: readonly OverlayResetRequest[] = [],
+  wakes: readonly NodeRunWake[] = [],
+): Mapping {
+  const seen = new Set<string>();
+  const unique = keys.filter((k) => {
+    const text = formatKey(k);
+    if (seen.has(text)) return false;
+    seen.add(text);
+    return true;
+  });
+  return { keys: unique, overlayResets, wakes };
+}
+
+/** true when two objects differ in metadata.resourceVersion at most. */
+function sameButVersion(a: unknown, b: unknown): boolean {
+  if (b === undefined) return false;
+  const strip = (o: unknown) => {
+    const obj = o as { metadata?: Record<string, unknown> };
+    const { resourceVersion: _rv, ...metadata } = obj.metadata ?? {};
+    return { ...obj, metadata };
+  };
+  return isDeepStrictEqual(strip(a), strip(b));
+}

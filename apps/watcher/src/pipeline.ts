@@ -1,0 +1,207 @@
+import {
+  type Change,
+  type ChangeContext,
+  Informer,
+  type InformerKube,
+  type InformerState,
+  type ResourceRef,
+  Resources,
+} from '@reaper-flow/k8s';
+import {
+  type ReconcileKind,
+  type ReconcileQueue,
+  RedisKeys,
+  type WatchRecord,
+  type WorldStore,
+} from '@reaper-flow/queue';
+import type { Logger, Metrics } from '@reaper-flow/runtime';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { type MapperCaches, mapChange, type WatchedKind } from './mapper';
+import { type StoredObject, toStoredObject } from './projection';
+
+/** Label the scheduler puts on the Pods it creates for ReaperPods. */
+export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=reaper-flow';
+
+interface WatchedResource {
+  readonly kind: WatchedKind;
+  readonly resource: ResourceRef;
+  readonly labelSelector?: string;
+}
+
+/** What the watcher watches, all namespaces. */
+export const WATCHED: readonly WatchedResource[] = [
+  { kind: 'ReaperPod', resource: Resources.reaperPods },
+  { kind: 'ReaperOverlay', resource: Resources.reaperOverlays },
+  { kind: 'ReaperDaemonJob', resource: Resources.reaperDaemonJobs },
+  { kind: 'Pod', resource: Resources.pods, labelSelector: MANAGED_BY_SELECTOR },
+  { kind: 'Node', resource: Resources.nodes },
+];
+
+// Objects read back from Redis are parsed: the minimum an informer cache needs.
+const Stored = z.looseObject({
+  metadata: z.looseObject({
+    name: z.string().min(1),
+    namespace: z.string().optional(),
+    uid: z.string().optional(),
+    resourceVersion: z.string().optional(),
+  }),
+});
+
+export interface PipelineDeps {
+  readonly kube: InformerKube;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly world: WorldStore;
+  readonly queues: ReadonlyMap<ReconcileKind, ReconcileQueue>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly resyncIntervalMs: number;
+  /** Checked before every write: a process that lost the lease stops writing at once. */
+  readonly isLeader: () => boolean;
+  /** Wakes a parked DaemonJob node-run (its ReaperPod changed). */
+  readonly wakeNodeRun: (namespace: string, job: string, runId: string, node: string) => Promise<unknown>;
+}
+
+/** The informers of one leadership term. */
+export interface Pipeline {
+  stop(): Promise<void>;
+  /** Every informer has completed its first list. */
+  synced(): boolean;
+  /** The oldest `lastEventAt` of the informers: a watch that went silent shows here. */
+  lastEventAt(): number;
+  states(): Record<WatchedKind, InformerState>;
+}
+
+class NotLeaderError extends Error {
+  readonly code = 'NotLeader';
+}
+
+/**
+ * Starts one informer per watched kind, resumed from the world stored in Redis.
+ *
+ * Restart strategy: every informer starts with a list, diffed against the stored world (its initial
+ * cache), and watches from the list's resourceVersion. Resuming a watch from the persisted version
+ * instead would be cheaper, but only works while that version is inside the API server's watch
+ * window (minutes): after a longer outage it ends in 410 Gone and a re-list anyway. Listing first
+ * is one code path for every case, and the diff against the stored world emits exactly what was
+ * missed, deletions included. It is also idempotent: a crash in the middle of the diff leaves a
+ * partly updated world, and the next start's diff emits the rest.
+ *
+ * Each change is handled in order: (a) world store (object, event log entry, resourceVersion, one
+ * MULTI); (b) overlay reset requests; (c) reconcile keys enqueued; (d) parked node-runs woken. The informer awaits all of it
+ * before it acknowledges the change, so a failure re-delivers it (at-least-once). A crash between (a)
+ * and (c) is covered by the SYNC pass after each informer's first list, which enqueues every object.
+ */
+export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
+  const informers = new Map<WatchedKind, Informer<StoredObject>>();
+  const cacheOf = (kind: WatchedKind) => informers.get(kind)?.list() ?? [];
+  const caches: MapperCaches = {
+    get reaperPods() {
+      return cacheOf('ReaperPod');
+    },
+    get reaperOverlays() {
+      return cacheOf('ReaperOverlay');
+    },
+    get reaperDaemonJobs() {
+      return cacheOf('ReaperDaemonJob');
+    },
+  };
+
+  const handle = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
+    if (!deps.isLeader()) throw new NotLeaderError(`not the leader: ${kind} change not handled`);
+    const seenAt = Date.now();
+    deps.metrics.watchEvents.inc({ kind, type: change.type });
+    const { metadata } = change.object;
+    const record: WatchRecord = {
+      type: change.type,
+      kind,
+      namespace: metadata.namespace ?? '',
+      name: metadata.name,
+      uid: metadata.uid ?? '',
+      resourceVersion: metadata.resourceVersion ?? '',
+      seenAt,
+    };
+    // Only a watch event's own version is safe to persist as "everything before it is stored"; during
+    // a list diff or resync the version reached before stays. (On a first start there is none yet and
+    // the object's version is written: harmless, as every start lists first.)
+    const checkpoint = ctx.source === 'watch' ? undefined : ctx.resourceVersion;
+    await deps.world.apply(record, change.type === 'DELETED' ? undefined : change.object, checkpoint);
+    const mapping = mapChange({ kind, ...change }, caches);
+    for (const reset of mapping.overlayResets) {
+      await deps.redis.sadd(
+        RedisKeys.overlayResetRequests(deps.prefix, reset.namespace, reset.overlay),
+        reset.member,
+      );
+    }
+    await Promise.all(
+      mapping.keys.map((key) => {
+        const queue = deps.queues.get(key.kind);
+        if (!queue) throw new Error(`no queue for ${key.kind}`);
+        return queue.enqueue(key, seenAt);
+      }),
+    );
+    // After the world is updated: the woken node-run reads the ReaperPod from it.
+    for (const w of mapping.wakes) await deps.wakeNodeRun(w.namespace, w.job, w.runId, w.node);
+  };
+
+  for (const watched of WATCHED) {
+    const log = deps.logger.child({ kind: watched.kind });
+    const [resourceVersion, stored] = await Promise.all([
+      deps.world.loadResourceVersion(watched.kind),
+      deps.world.listAll<unknown>(watched.kind),
+    ]);
+    const initialCache: StoredObject[] = [];
+    for (const raw of stored) {
+      const parsed = Stored.safeParse(raw);
+      if (parsed.success) initialCache.push(parsed.data as StoredObject);
+      else log.warn({ issues: parsed.error.issues }, 'ignoring an unreadable object in the stored world');
+    }
+    log.info(
+      { resourceVersion, stored: initialCache.length },
+      'starting informer: list, diff with stored world',
+    );
+    informers.set(
+      watched.kind,
+      new Informer<StoredObject>({
+        kube: deps.kube,
+        resource: watched.resource,
+        labelSelector: watched.labelSelector,
+        initialCache,
+        resourceVersion,
+        listFirst: true,
+        transform: (o) => toStoredObject(watched.kind, o),
+        resyncIntervalMs: deps.resyncIntervalMs,
+        handler: (change, ctx) => handle(watched.kind, change, ctx),
+        onCheckpoint: (rv) => deps.world.saveResourceVersion(watched.kind, rv),
+        onStateChange: (state, err) => log.info({ state, err }, 'informer state'),
+        onError: (err, state) => log.warn({ err, state }, 'informer error (retrying)'),
+      }),
+    );
+  }
+
+  for (const [kind, informer] of informers) {
+    informer.start();
+    informer
+      .whenSynced()
+      .then(() => informer.resync())
+      .catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'Stopped')
+          deps.logger.warn({ err, kind }, 'startup resync failed');
+      });
+  }
+
+  const all = () => [...informers.values()];
+  return {
+    async stop() {
+      await Promise.all(all().map((i) => i.stop()));
+    },
+    synced: () => all().every((i) => i.synced),
+    lastEventAt: () => Math.min(...all().map((i) => i.lastEventAt)),
+    states: () =>
+      Object.fromEntries([...informers].map(([kind, i]) => [kind, i.state])) as Record<
+        WatchedKind,
+        InformerState
+      >,
+  };
+}

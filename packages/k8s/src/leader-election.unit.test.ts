@@ -1,0 +1,165 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiError } from './errors';
+import { formatMicroTime, type LeaderElectionKube, LeaderElector, leaseExpired } from './leader-election';
+
+type LeaseObject = {
+  metadata: { name: string; namespace: string; resourceVersion: string };
+  spec: Record<string, unknown>;
+};
+
+/** An in-memory Lease endpoint with resourceVersion checks, like the API server's. */
+class FakeLeases {
+  lease: LeaseObject | undefined;
+  private rv = 1;
+  failing = false;
+
+  get = async <T>(): Promise<T | undefined> => {
+    if (this.failing) throw new ApiError('Network', 0, 'unreachable');
+    return this.lease === undefined ? undefined : (structuredClone(this.lease) as T);
+  };
+
+  create = async <T>(_ref: unknown, body: unknown): Promise<T> => {
+    if (this.failing) throw new ApiError('Network', 0, 'unreachable');
+    if (this.lease) throw new ApiError('AlreadyExists', 409, 'exists', 'AlreadyExists');
+    const b = body as LeaseObject;
+    this.lease = { metadata: { ...b.metadata, resourceVersion: String(++this.rv) }, spec: { ...b.spec } };
+    return structuredClone(this.lease) as T;
+  };
+
+  replace = async <T>(_ref: unknown, _name: string, body: unknown): Promise<T> => {
+    if (this.failing) throw new ApiError('Network', 0, 'unreachable');
+    const b = body as LeaseObject;
+    if (!this.lease || b.metadata.resourceVersion !== this.lease.metadata.resourceVersion) {
+      throw new ApiError('Conflict', 409, 'the object has been modified');
+    }
+    this.lease = { metadata: { ...b.metadata, resourceVersion: String(++this.rv) }, spec: { ...b.spec } };
+    return structuredClone(this.lease) as T;
+  };
+
+  /** Someone else writes the lease (e.g. another candidate with a skewed clock). */
+  steal(holder: string): void {
+    if (!this.lease) throw new Error('no lease');
+    const now = formatMicroTime(Date.now());
+    this.lease = {
+      metadata: { ...this.lease.metadata, resourceVersion: String(++this.rv) },
+      spec: { ...this.lease.spec, holderIdentity: holder, renewTime: now, leaseDurationSeconds: 60 },
+    };
+  }
+}
+
+async function waitFor(fn: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const electors: LeaderElector[] = [];
+function candidate(
+  kube: LeaderElectionKube,
+  identity: string,
+  opts: { leaseDurationMs?: number; renewIntervalMs?: number } = {},
+) {
+  const events: string[] = [];
+  const elector = new LeaderElector({
+    kube,
+    namespace: 'ns',
+    name: 'lease',
+    identity,
+    leaseDurationMs: opts.leaseDurationMs ?? 1_000,
+    renewIntervalMs: opts.renewIntervalMs ?? 100,
+    onStartedLeading: () => events.push('started'),
+    onStoppedLeading: (reason) => events.push(`stopped:${reason}`),
+  });
+  electors.push(elector);
+  return { elector, events };
+}
+
+afterEach(async () => {
+  await Promise.all(electors.splice(0).map((e) => e.stop({ release: false })));
+});
+
+describe('MicroTime and expiry', () => {
+  it('formats MicroTime with six fractional digits', () => {
+    expect(formatMicroTime(Date.UTC(2006, 0, 2, 15, 4, 5, 123))).toBe('2006-01-02T15:04:05.123000Z');
+  });
+
+  it('a lease is expired when unheld or not renewed within its duration', () => {
+    const renewTime = formatMicroTime(10_000);
+    expect(leaseExpired(undefined, 0)).toBe(true);
+    expect(leaseExpired({ holderIdentity: '', renewTime, leaseDurationSeconds: 15 }, 10_000)).toBe(true);
+    expect(leaseExpired({ holderIdentity: 'a', renewTime, leaseDurationSeconds: 15 }, 24_000)).toBe(false);
+    expect(leaseExpired({ holderIdentity: 'a', renewTime, leaseDurationSeconds: 15 }, 25_001)).toBe(true);
+  });
+});
+
+describe('LeaderElector', () => {
+  it('one of two candidates leads; the other stays standby', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a');
+    const b = candidate(leases, 'b');
+    a.elector.start();
+    b.elector.start();
+    await waitFor(() => a.elector.isLeader() || b.elector.isLeader(), 'a leader');
+    // Several renew intervals later still exactly one leads, and the lease names it.
+    await waitFor(
+      () =>
+        leases.lease?.metadata.resourceVersion !== undefined &&
+        Number(leases.lease.metadata.resourceVersion) > 6,
+      'renewals',
+    );
+    expect([a.elector.isLeader(), b.elector.isLeader()].filter(Boolean)).toHaveLength(1);
+    const leader = a.elector.isLeader() ? 'a' : 'b';
+    expect(leases.lease?.spec.holderIdentity).toBe(leader);
+    expect(b.elector.leader).toBe(leader);
+  });
+
+  it('a standby takes over once the leader stops renewing', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a');
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    const b = candidate(leases, 'b');
+    b.elector.start();
+    await a.elector.stop({ release: false });
+    await waitFor(() => b.elector.isLeader(), 'b takes over');
+    expect(leases.lease?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+  });
+
+  it('a released lease is taken over at once, not after its duration', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a', { leaseDurationMs: 60_000, renewIntervalMs: 100 });
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    const b = candidate(leases, 'b', { leaseDurationMs: 60_000, renewIntervalMs: 100 });
+    b.elector.start();
+    await a.elector.stop();
+    expect(a.events).toEqual(['started', 'stopped:stopped']);
+    await waitFor(() => b.elector.isLeader(), 'b takes over', 3_000);
+  });
+
+  it('a leader that finds another holder on the lease stops leading', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a');
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    leases.steal('intruder');
+    await waitFor(() => a.events.includes('stopped:lost'), 'a steps down');
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.elector.leader).toBe('intruder');
+  });
+
+  it('a leader that cannot renew steps down before its lease expires', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a', { leaseDurationMs: 1_500, renewIntervalMs: 100 });
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    leases.failing = true;
+    await waitFor(() => a.events.includes('stopped:lost'), 'a steps down');
+    const renewTime = Date.parse(String(leases.lease?.spec.renewTime));
+    // Stepped down while the lease still looked valid to everyone else.
+    expect(leaseExpired(leases.lease?.spec, Date.now())).toBe(false);
+    expect(Date.now() - renewTime).toBeLessThan(1_500);
+  });
+});
