@@ -18,6 +18,8 @@ export interface EngineState {
   readonly pendingFlows: readonly PendingFlow[];
   /** ReaperPods to delete (replaced, cancelled, stale): same crash-safety as pendingFlows. */
   readonly pendingDeletes: readonly string[];
+  /** ReaperPods of nodes that left the targets, to delete whatever their state. */
+  readonly leftNodePods?: readonly string[];
   /** Last status phase written, to write phase changes at once (coalescing only the rest). */
   readonly lastWrittenPhase?: string;
 }

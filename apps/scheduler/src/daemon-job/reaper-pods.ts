@@ -49,3 +49,29 @@ export async function deleteReaperPodOfRun(
     throw err;
   }
 }
+
+/**
+ * Deletes the ReaperPod of a node that left the job's targets, whatever its run's state (DaemonSet
+ * semantics: pods on nodes that no longer match are removed, not orphaned). Only a ReaperPod owned
+ * by this incarnation of the job (owner uid) is deleted.
+ */
+export async function deleteNodeReaperPod(
+  ctx: SchedulerContext,
+  namespace: string,
+  name: string,
+  jobUid: string,
+): Promise<void> {
+  const current = await ctx.kube.get<ReaperPod>(Resources.reaperPods, name, { namespace });
+  const uid = current?.metadata.uid;
+  if (!current || !uid || !current.metadata.ownerReferences?.some((o) => o.uid === jobUid)) return;
+  try {
+    await ctx.kube.delete(Resources.reaperPods, name, {
+      namespace,
+      propagationPolicy: 'Background',
+      preconditions: { uid },
+    });
+  } catch (err) {
+    if (isApiError(err, 'Conflict')) return;
+    throw err;
+  }
+}

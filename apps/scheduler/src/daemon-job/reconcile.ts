@@ -10,6 +10,7 @@ import {
   parseReaperDaemonJob,
   planTriggers,
   type ReaperDaemonJob,
+  reaperPodNameFor,
   TRIGGER_ANNOTATION,
   targetNodes,
   toObserveSpec,
@@ -21,7 +22,7 @@ import { type DaemonJobStore, type RunFlows, TerminalReconcileError } from '@rea
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
 import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
-import { deleteReaperPodOfRun, type RunPodRef } from './reaper-pods';
+import { deleteNodeReaperPod, deleteReaperPodOfRun, type RunPodRef } from './reaper-pods';
 import { decideStatusWrite } from './status-coalescing';
 import { type StoredJobForGraph, type StoredNode, toAfterJob, toNodeView } from './world-views';
 
@@ -141,10 +142,12 @@ export async function reconcileDaemonJob(
     const queued = decision.events.flatMap((e) => (e.type === 'NodeRunQueued' ? [e.node] : []));
     if (queued.length > 0) newFlows.push({ runId, generation: plan.generation, nodes: queued });
   }
+  const leftNodes: string[] = [];
   for (const event of events) {
     if (event.type === 'NodeRunCancelled' && event.reaperPodName) {
       pendingDeletes.push({ name: event.reaperPodName, runId: event.runId });
     }
+    if (event.type === 'NodeLeftTargets') leftNodes.push(reaperPodNameFor(name, event.node));
   }
 
   // 4. Save the decisions and the intents they imply, atomically with the events.
@@ -152,6 +155,7 @@ export async function reconcileDaemonJob(
     domain,
     pendingFlows: [...previous.pendingFlows, ...newFlows],
     pendingDeletes: pendingDeletes.map(formatRunPodRef),
+    leftNodePods: [...(previous.leftNodePods ?? []), ...leftNodes],
     ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
   };
   const meta = {
@@ -173,6 +177,7 @@ export async function reconcileDaemonJob(
     log.info({ runId: flow.runId, nodes: flow.nodes.length }, 'run started');
   }
   for (const ref of pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
+  for (const pod of intents.leftNodePods ?? []) await deleteNodeReaperPod(ctx, namespace, pod, uid);
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
   for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
 
@@ -203,6 +208,7 @@ export async function reconcileDaemonJob(
     domain,
     pendingFlows: [],
     pendingDeletes: [],
+    leftNodePods: [],
     ...(lastWrittenPhase ? { lastWrittenPhase } : {}),
   };
   await store.save(

@@ -29,7 +29,7 @@ const groupedEvent = (type: Grouped, group: readonly DaemonJobEventOf<Grouped>[]
     case 'NodeRunReplaced':
       return {
         type: 'Normal',
-        reason: 'RunReplaced',
+        reason: 'TriggerReplaced',
         message: `run ${runId} replaced the active run on ${nodes(names.length)} (concurrencyPolicy Replace): ${listNames(names)}`,
       };
     case 'NodeRunCancelled':

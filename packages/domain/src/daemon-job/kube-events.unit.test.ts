@@ -89,7 +89,7 @@ describe('kubeEventsFor', () => {
     ).events;
     expect(kubeEventsFor(decided)[1]).toEqual({
       type: 'Normal',
-      reason: 'RunReplaced',
+      reason: 'TriggerReplaced',
       message:
         'run run-2 replaced the active run on 7 nodes (concurrencyPolicy Replace): n1, n2, n3, n4, n5 and 2 more',
     });

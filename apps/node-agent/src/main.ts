@@ -1,0 +1,70 @@
+import { KubeClient } from '@reaper-flow/k8s';
+import { type Config, createLogger, createMetrics, loadConfig, startOpsServer } from '@reaper-flow/runtime';
+import { type NodeAgent, startNodeAgent } from './agent';
+
+// Entry of the node agent (one per node, a DaemonSet with hostPID and the host's state dir):
+// read config, build dependencies, start, stop on SIGTERM/SIGINT.
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  process.stderr.write(`node-agent: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+const nodeName = config.nodeAgent.nodeName;
+if (!nodeName) {
+  process.stderr.write(
+    'node-agent: NODE_NAME is not set. Set it to the node this agent runs on ' +
+      '(in a DaemonSet: env NODE_NAME from fieldRef spec.nodeName), or nodeAgent.nodeName in the config file.\n',
+  );
+  process.exit(1);
+}
+const logger = createLogger('node-agent', config.log.level).child({ nodeName });
+const metrics = createMetrics('node-agent');
+const kube = await KubeClient.create({
+  kubeconfigPath: config.kubernetes.kubeconfig,
+  maxSockets: config.kubernetes.maxSockets,
+  requestTimeoutMs: config.kubernetes.requestTimeoutMs,
+  userAgent: `reaper-node-agent/${nodeName}`,
+  onRequest: (m) => {
+    metrics.apiRequests.inc({ verb: m.verb, resource: m.resource, code: String(m.code) });
+    metrics.apiRequestDuration.observe({ verb: m.verb, resource: m.resource }, m.durationMs / 1000);
+  },
+});
+// The ops server comes first: /livez answers while the agent waits for Redis at start-up.
+let agent: NodeAgent | undefined;
+const ops = await startOpsServer({
+  host: config.metrics.host,
+  port: config.metrics.port,
+  registry: metrics.registry,
+  live: () => true,
+  ready: () => agent?.ready() ?? 'starting',
+});
+logger.info({ port: ops.port }, 'ops server listening');
+// Installed before the agent starts: a SIGTERM while it waits for Redis still exits cleanly.
+let shuttingDown = false;
+const shutdown = (signal: NodeJS.Signals) => {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  logger.info({ signal }, 'shutting down');
+  (agent?.stop() ?? Promise.resolve())
+    .catch((err: unknown) => logger.error({ err }, 'error while stopping'))
+    .finally(() => {
+      ops.server.close();
+      kube.close();
+      process.exit(0);
+    });
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+
+agent = await startNodeAgent({
+  config,
+  kube,
+  logger,
+  metrics,
+  nodeName,
+  stateDir: config.nodeAgent.stateDir,
+  stopTimeoutMs: 10_000,
+});
