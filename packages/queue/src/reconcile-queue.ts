@@ -134,7 +134,7 @@ export class ReconcileQueue {
     });
     worker.on('error', (err) => wopts.onError?.(err));
     worker.on('failed', (job, err) => {
-      if (!job || job.name !== 'reconcile') return;
+      if (job?.name !== 'reconcile') return;
       const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
       if (exhausted && (err as { code?: string }).code !== 'TerminalReconcile') {
         // Level-triggered safety net: an object whose reconcile kept failing is tried again later.
