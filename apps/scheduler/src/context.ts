@@ -1,0 +1,63 @@
+import type { EventRecorder, KubeClient } from '@reaper-flow/k8s';
+import type {
+  OverlayNodeQueues,
+  ReconcileContext,
+  ReconcileKind,
+  ReconcileQueue,
+  ReconcileResult,
+  WorldStore,
+} from '@reaper-flow/queue';
+import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import type { Redis } from 'ioredis';
+
+/** Field manager of every write the scheduler makes (status patches, finalizers, Pods). */
+export const FIELD_MANAGER = 'reaper-flow-scheduler';
+
+/** What every reconciler of the scheduler gets: where to read the world, where to write. */
+export interface SchedulerContext {
+  readonly config: Config;
+  /** Writes only; reads come from `world` (the API is read only on rare fallback paths). */
+  readonly kube: KubeClient;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The world as the watcher last saw it (may lag the API server by a moment). */
+  readonly world: WorldStore;
+  /** Producer connection (fails fast) for the scheduler's own Redis keys. */
+  readonly redis: Redis;
+  readonly prefix: string;
+  /** The reconcile queue of every kind, to enqueue related objects (e.g. an overlay to reset). */
+  readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
+  /** Per-node overlay work for the node agents. */
+  readonly overlayQueues: OverlayNodeQueues;
+  readonly events: EventRecorder;
+  /** The clock (injected so reconcilers stay testable). */
+  readonly now: () => Date;
+}
+
+/** One reconcile as a reconciler module sees it: the key is parsed, the logger names it. */
+export interface ReconcileRequest {
+  readonly namespace: string;
+  readonly name: string;
+  readonly ctx: ReconcileContext;
+  /** `logger.child({key})`: every line a reconcile logs names its object. */
+  readonly log: Logger;
+}
+
+/** What a reconcile function of a module returns (see ReconcileQueue for `requeueAfterMs`). */
+export type ReconcileOutcome = ReconcileResult | undefined;
+
+/** A running reconciler of one kind. */
+export interface KindReconciler {
+  reconcile(req: ReconcileRequest): Promise<ReconcileOutcome>;
+  /** Stops whatever the reconciler started besides its reconcile worker (extra queues, timers). */
+  close?(): Promise<void>;
+}
+
+/**
+ * A pluggable reconciler: the scheduler runs one ReconcileQueue worker per module's kind. The
+ * ReaperDaemonJob engine (apps/scheduler/src/daemon-job) plugs in as such a module.
+ */
+export interface ReconcilerModule {
+  readonly kind: ReconcileKind;
+  create(ctx: SchedulerContext): KindReconciler | Promise<KindReconciler>;
+}

@@ -1,0 +1,44 @@
+import { formatKey, type ReconcileKind, type Reconciler } from '@reaper-flow/queue';
+import type { KindReconciler, SchedulerContext } from './context';
+
+/** How a reconcile ended, as a metric label. */
+export type ReconcileOutcomeLabel = 'done' | 'requeue' | 'transient' | 'terminal';
+
+function isTerminal(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'TerminalReconcile';
+}
+
+/**
+ * Adapts a kind's reconciler to the queue: parses nothing more than the key, gives the reconcile
+ * a logger naming its key, and records reaper_reconcile_duration_seconds{kind,outcome} and
+ * reaper_event_lag_seconds{kind}. Errors are passed on unchanged: the queue retries transient ones
+ * with backoff and stops on TerminalReconcileError (the reconciler has already reported it on the
+ * object).
+ */
+export function instrument(
+  kind: ReconcileKind,
+  reconciler: KindReconciler,
+  ctx: SchedulerContext,
+): Reconciler {
+  return async (key, qctx) => {
+    const log = ctx.logger.child({ key: formatKey(key) });
+    // Lag is measured on first tries only: a retry's age is the backoff, not the pipeline's lag.
+    if (qctx.attempt === 1)
+      ctx.metrics.eventLag.observe({ kind }, Math.max(0, Date.now() - qctx.seenAt) / 1000);
+    const started = performance.now();
+    let outcome: ReconcileOutcomeLabel = 'done';
+    try {
+      const result = await reconciler.reconcile({ namespace: key.namespace, name: key.name, ctx: qctx, log });
+      if (result?.requeueAfterMs !== undefined) outcome = 'requeue';
+      return result;
+    } catch (err) {
+      outcome = isTerminal(err) ? 'terminal' : 'transient';
+      if (outcome === 'terminal')
+        log.warn({ err }, 'reconcile stopped: the problem is reported on the object');
+      else log.error({ err, attempt: qctx.attempt }, 'reconcile failed; it will be retried');
+      throw err;
+    } finally {
+      ctx.metrics.reconcileDuration.observe({ kind, outcome }, (performance.now() - started) / 1000);
+    }
+  };
+}

@@ -1,0 +1,185 @@
+import { EventRecorder, type KubeClient } from '@reaper-flow/k8s';
+import {
+  createRedis,
+  OverlayNodeQueues,
+  RECONCILE_KINDS,
+  type ReconcileKind,
+  ReconcileQueue,
+  WorldStore,
+} from '@reaper-flow/queue';
+import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { KindReconciler, ReconcilerModule, SchedulerContext } from './context';
+import { instrument } from './instrument';
+import { sampleQueueDepth } from './queue-depth';
+import { defaultModules } from './reconcilers';
+
+export interface SchedulerOptions {
+  readonly config: Config;
+  readonly kube: KubeClient;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Reconcilers to run; default: ReaperPod and ReaperOverlay (see reconcilers.ts). */
+  readonly modules?: readonly ReconcilerModule[] | undefined;
+  /** Clock for status times (tests). */
+  readonly now?: (() => Date) | undefined;
+}
+
+export interface Scheduler {
+  /** Stops the workers (waiting at most `timeoutMs` for running reconciles) and closes connections. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** true while Redis is connected and every worker runs; otherwise the reason (for /readyz). */
+  ready(): true | string;
+  /** Samples queue depths into reaper_queue_depth (for /metrics). */
+  sampleQueueDepth(): Promise<void>;
+  /** The reconcile queues, e.g. for tests and the dashboard. */
+  readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
+}
+
+const REDIS_READY_TIMEOUT_MS = 30_000;
+
+/** Resolves once `redis` is connected; rejects after `timeoutMs`. */
+async function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${redis.status})`));
+    }, timeoutMs);
+    redis.once('ready', onReady);
+  });
+}
+
+function concurrencyFor(config: Config, kind: ReconcileKind): number {
+  const c = config.queues.concurrency;
+  switch (kind) {
+    case 'ReaperPod':
+      return c.reconcileReaperPod;
+    case 'ReaperOverlay':
+      return c.reconcileOverlay;
+    case 'ReaperDaemonJob':
+      return c.reconcileDaemonJob;
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown kind ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Starts the scheduler: one ReconcileQueue worker per reconciler module. Reconcilers read the
+ * world from the WorldStore the watcher fills and write to the API through `kube`; they are
+ * level-triggered and idempotent, because delivery is at least once (a stalled job runs again).
+ */
+export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler> {
+  const { config, kube, logger, metrics } = opts;
+  const prefix = config.redis.prefix;
+  const redisOpts = { url: config.redis.url, password: config.redis.password, tls: config.redis.tls };
+  const onRedisError = (err: Error) => logger.warn({ err }, 'redis connection error');
+  const retention = {
+    removeOnComplete: config.queues.retention.removeOnComplete,
+    removeOnFail: config.queues.retention.removeOnFail,
+  };
+
+  const producer = createRedis(redisOpts, 'producer', onRedisError);
+  // The producer fails fast while disconnected (reads of the world included): start once it is up.
+  await redisReady(producer, REDIS_READY_TIMEOUT_MS).catch((err: unknown) => {
+    producer.disconnect();
+    throw err;
+  });
+  const queues = Object.fromEntries(
+    RECONCILE_KINDS.map((kind) => [
+      kind,
+      new ReconcileQueue(producer, {
+        prefix,
+        kind,
+        retention,
+        attempts: config.queues.reconcileAttempts,
+        backoffMs: config.queues.reconcileBackoffMs,
+        failedRequeueMs: config.queues.failedRequeueMs,
+      }),
+    ]),
+  ) as Record<ReconcileKind, ReconcileQueue>;
+  // An 'error' event without a listener would crash the process: a Redis blip is logged instead.
+  for (const q of Object.values(queues))
+    q.queue.on('error', (err) => logger.warn({ err, queue: q.name }, 'queue error'));
+  const overlayQueues = new OverlayNodeQueues(producer, { prefix, retention });
+  const ctx: SchedulerContext = {
+    config,
+    kube,
+    logger,
+    metrics,
+    world: new WorldStore(producer, prefix, config.queues.retention.eventLogMaxLen),
+    redis: producer,
+    prefix,
+    queues,
+    overlayQueues,
+    events: new EventRecorder(kube, { component: 'reaper-flow-scheduler', logger }),
+    now: opts.now ?? (() => new Date()),
+  };
+
+  const running: { kind: ReconcileKind; reconciler: KindReconciler; worker: Worker; connection: Redis }[] =
+    [];
+  const connections: Redis[] = [producer];
+  try {
+    for (const module of opts.modules ?? defaultModules) {
+      const reconciler = await module.create(ctx);
+      // A connection per worker: BullMQ blocks on it while waiting for jobs.
+      const connection = createRedis(redisOpts, 'worker', onRedisError);
+      connections.push(connection);
+      const worker = queues[module.kind].start(connection, instrument(module.kind, reconciler, ctx), {
+        concurrency: concurrencyFor(config, module.kind),
+        stalledIntervalMs: config.queues.stalled.intervalMs,
+        lockDurationMs: config.queues.stalled.lockDurationMs,
+        maxStalledCount: config.queues.stalled.maxCount,
+        onError: (err) => logger.error({ err, kind: module.kind }, 'reconcile worker error'),
+      });
+      running.push({ kind: module.kind, reconciler, worker, connection });
+      logger.info(
+        { kind: module.kind, concurrency: concurrencyFor(config, module.kind) },
+        'reconciler started',
+      );
+    }
+  } catch (err) {
+    await Promise.allSettled(Object.values(queues).map((q) => q.close(1000)));
+    await Promise.allSettled(running.map((r) => r.reconciler.close?.()));
+    for (const c of connections) c.disconnect();
+    throw err;
+  }
+
+  let stopped: Promise<void> | undefined;
+  const stop = (timeoutMs = 10_000): Promise<void> => {
+    stopped ??= (async () => {
+      // Each close is bounded: BullMQ's worker.close() waits for active jobs without a limit.
+      await Promise.allSettled(Object.values(queues).map((q) => q.close(timeoutMs)));
+      await Promise.allSettled(running.map((r) => r.reconciler.close?.()));
+      await overlayQueues.close().catch(() => undefined);
+      await Promise.allSettled(connections.map((c) => c.quit()));
+      for (const c of connections) c.disconnect();
+      logger.info('scheduler stopped');
+    })();
+    return stopped;
+  };
+
+  return {
+    queues,
+    stop,
+    ready() {
+      if (stopped) return 'stopping';
+      if (producer.status !== 'ready') return `redis ${producer.status}`;
+      const down = running.filter((r) => r.connection.status !== 'ready' || !r.worker.isRunning());
+      if (down.length > 0) return `reconcile workers not running: ${down.map((r) => r.kind).join(', ')}`;
+      return true;
+    },
+    sampleQueueDepth: () =>
+      sampleQueueDepth(
+        metrics,
+        Object.values(queues).map((q) => q.queue),
+      ),
+  };
+}
