@@ -68,6 +68,12 @@ export async function processOverlayJob(
     log.info({ jobUid: job.uid }, `skipping ${job.op}: ${detail}`);
     return { op: job.op, result: 'skipped', detail, reported: false };
   }
+  if (job.op !== 'delete' && (await deps.status.isDeleting?.(job.namespace, job.name))) {
+    // A retried ensure or reset must not re-create data the deletion is cleaning up.
+    const detail = 'the ReaperOverlay is being deleted';
+    log.info(`skipping ${job.op}: ${detail}`);
+    return { op: job.op, result: 'skipped', detail, reported: false };
+  }
 
   try {
     switch (job.op) {

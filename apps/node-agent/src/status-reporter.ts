@@ -15,11 +15,15 @@ export interface OverlayNodeReport {
 export interface OverlayStatusPort {
   /** The uid of the ReaperOverlay, or undefined if it does not exist. */
   currentUid(namespace: string, name: string): Promise<string | undefined>;
+  /** Whether the ReaperOverlay is being deleted (its cleanup runs; nothing may be re-created). */
+  isDeleting?(namespace: string, name: string): Promise<boolean>;
   /** Writes this node's entry; 'gone' when the ReaperOverlay no longer exists (nothing to report on). */
   report(namespace: string, name: string, entry: OverlayNodeReport): Promise<'written' | 'gone'>;
 }
 
-const ObjectWithUid = z.object({ metadata: z.object({ uid: z.string() }) });
+const ObjectWithUid = z.object({
+  metadata: z.object({ uid: z.string(), deletionTimestamp: z.string().optional() }),
+});
 
 /** The field manager of one node's agent; one per node so each owns exactly its own entry. */
 export function agentFieldManager(nodeName: string): string {
@@ -67,8 +71,17 @@ export class KubeOverlayStatus implements OverlayStatusPort {
   async currentUid(namespace: string, name: string): Promise<string | undefined> {
     const obj = await this.kube.get<unknown>(Resources.reaperOverlays, name, { namespace });
     if (obj === undefined) return undefined;
-    return ObjectWithUid.parse(obj).metadata.uid;
+    const meta = ObjectWithUid.parse(obj).metadata;
+    this.deleting.set(`${namespace}/${name}`, meta.deletionTimestamp !== undefined);
+    return meta.uid;
   }
+
+  /** From the last currentUid read of that overlay (one GET serves both questions). */
+  async isDeleting(namespace: string, name: string): Promise<boolean> {
+    return this.deleting.get(`${namespace}/${name}`) ?? false;
+  }
+
+  private readonly deleting = new Map<string, boolean>();
 
   async report(namespace: string, name: string, entry: OverlayNodeReport): Promise<'written' | 'gone'> {
     try {

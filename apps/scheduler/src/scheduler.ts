@@ -108,7 +108,11 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   // An 'error' event without a listener would crash the process: a Redis blip is logged instead.
   for (const q of Object.values(queues))
     q.queue.on('error', (err) => logger.warn({ err, queue: q.name }, 'queue error'));
-  const overlayQueues = new OverlayNodeQueues(producer, { prefix, retention });
+  const overlayQueues = new OverlayNodeQueues(producer, {
+    prefix,
+    retention,
+    onError: (err) => logger.warn({ err }, 'overlay queue error'),
+  });
   const ctx: SchedulerContext = {
     config,
     kube,

@@ -25,7 +25,7 @@ export interface ReconcileKey extends ObjectKey {
   readonly kind: ReconcileKind;
 }
 
-/** A request to reset an overlay on one node, deduplicated by `member` (`<node>|<ReaperPod uid>`). */
+/** A request to reset an overlay on one node, deduplicated by `member` (`<node>|<ReaperPod uid>|deleted`). */
 export interface OverlayResetRequest {
   readonly namespace: string;
   readonly overlay: string;
@@ -151,7 +151,7 @@ function overlayReset(
     fields.status?.nodeName ?? fields.spec?.nodeName ?? old?.status?.nodeName ?? old?.spec?.nodeName;
   const uid = fields.metadata.uid ?? old?.metadata.uid;
   if (!overlay || !node || !uid) return undefined;
-  return { namespace: nsOf(fields), overlay, member: `${node}|${uid}` };
+  return { namespace: nsOf(fields), overlay, member: `${node}|${uid}|deleted` };
 }
 
 /** The parked node-run of a DaemonJob ReaperPod (owner job, run id annotation, node), if any. */

@@ -75,7 +75,9 @@ describe('mapChange', () => {
       'ReaperDaemonJob/ns/job',
       'ReaperOverlay/ns/ovl',
     ]);
-    expect(mapping.overlayResets).toEqual([{ namespace: 'ns', overlay: 'ovl', member: 'node-1|uid-p' }]);
+    expect(mapping.overlayResets).toEqual([
+      { namespace: 'ns', overlay: 'ovl', member: 'node-1|uid-p|deleted' },
+    ]);
   });
 
   it('the node of a reset request comes from status.nodeName first', () => {
@@ -84,7 +86,7 @@ describe('mapChange', () => {
       status: { nodeName: 'status-node' },
     };
     const mapping = mapChange({ kind: 'ReaperPod', type: 'DELETED', object: pod }, noCaches);
-    expect(mapping.overlayResets.map((r) => r.member)).toEqual(['status-node|uid-p']);
+    expect(mapping.overlayResets.map((r) => r.member)).toEqual(['status-node|uid-p|deleted']);
   });
 
   it('a deleted ReaperPod that never reached a node requests no reset', () => {

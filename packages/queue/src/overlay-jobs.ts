@@ -42,6 +42,7 @@ export class OverlayNodeQueues {
       retention: RetentionOptions;
       attempts?: number;
       backoffMs?: number;
+      onError?: (err: Error) => void;
     },
   ) {}
 
@@ -50,6 +51,8 @@ export class OverlayNodeQueues {
     let q = this.queues.get(node);
     if (!q) {
       q = new Queue(QueueNames.overlayNode(node), { connection: this.connection, prefix: this.opts.prefix });
+      // An 'error' event without a listener would crash the process; the failed add rejects anyway.
+      q.on('error', (err) => this.opts.onError?.(err));
       this.queues.set(node, q);
     }
     return q;

@@ -93,10 +93,13 @@ function failures(nodes: readonly string[], entries: ReadonlyMap<string, Overlay
 }
 
 /** `<node>|<requestId>`; undefined when malformed. */
-export function parseResetRequest(member: string): { node: string; requestId: string } | undefined {
-  const bar = member.indexOf('|');
-  if (bar <= 0 || bar === member.length - 1) return undefined;
-  return { node: member.slice(0, bar), requestId: member.slice(bar + 1) };
+export function parseResetRequest(
+  member: string,
+): { node: string; requestId: string; cause?: 'failed' | 'deleted' } | undefined {
+  const [node, uid, cause] = member.split('|');
+  if (!node || !uid) return undefined;
+  if (cause !== 'failed' && cause !== 'deleted') return { node, requestId: uid };
+  return { node, requestId: uid, cause };
 }
 
 function readyCondition(
@@ -252,7 +255,11 @@ export function decideOverlay(input: OverlayDecisionInput): OverlayDecision {
   const current = new Set(nodes);
   for (const member of input.resetRequests) {
     const request = parseResetRequest(member);
-    if (!request || overlay.resetPolicy === 'Manual' || !current.has(request.node)) {
+    // OnFailure acts on failed workloads only, OnDelete on deleted ones (a request without a
+    // cause, from an older writer, counts for either).
+    const wanted = overlay.resetPolicy === 'OnFailure' ? 'failed' : 'deleted';
+    const applies = request && overlay.resetPolicy !== 'Manual' && (request.cause ?? wanted) === wanted;
+    if (!request || !applies || !current.has(request.node)) {
       removeRequests.push(member);
       continue;
     }

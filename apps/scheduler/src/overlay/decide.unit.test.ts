@@ -193,6 +193,24 @@ describe('decideOverlay: per-node reset requests', () => {
     }
   });
 
+  it('OnFailure resets for failed workloads only, OnDelete for deleted ones only', () => {
+    const both = ['node-1|uid-a|failed', 'node-2|uid-b|deleted'];
+    for (const [resetPolicy, node, uid] of [
+      ['OnFailure', 'node-1', 'uid-a'],
+      ['OnDelete', 'node-2', 'uid-b'],
+    ] as const) {
+      const d = decideOverlay(
+        input({
+          overlay: { resetPolicy, resetGeneration: 1, observedResetGeneration: 1, phase: 'Ready' },
+          entries: [ready('node-1', 1), ready('node-2', 1)],
+          resetRequests: both,
+        }),
+      );
+      expect(d.jobs).toEqual([{ node, job: { ...base, op: 'reset', generation: 1, requestId: uid } }]);
+      expect([...d.removeRequests].sort()).toEqual([...both].sort());
+    }
+  });
+
   it('Manual: requests are dropped and nothing is reset', () => {
     const d = decideOverlay(
       input({ entries: [ready('node-1'), ready('node-2')], resetRequests: ['node-1|uid-a'] }),
@@ -216,8 +234,18 @@ describe('decideOverlay: per-node reset requests', () => {
     expect(d.status?.message).toBe('ready on 2 nodes; reset of node-1 waits for ReaperPod other');
   });
 
-  it('parses members as <node>|<requestId>', () => {
-    expect(parseResetRequest('node-1|abc|def')).toEqual({ node: 'node-1', requestId: 'abc|def' });
+  it('parses members as <node>|<requestId>|<cause>', () => {
+    expect(parseResetRequest('node-1|abc|failed')).toEqual({
+      node: 'node-1',
+      requestId: 'abc',
+      cause: 'failed',
+    });
+    expect(parseResetRequest('node-1|abc|deleted')).toEqual({
+      node: 'node-1',
+      requestId: 'abc',
+      cause: 'deleted',
+    });
+    expect(parseResetRequest('node-1|abc')).toEqual({ node: 'node-1', requestId: 'abc' });
     expect(parseResetRequest('|x')).toBeUndefined();
     expect(parseResetRequest('x|')).toBeUndefined();
   });

@@ -233,7 +233,12 @@ class ReaperPodReconcile {
     gate: OverlayGate | undefined,
   ): Promise<ReconcileOutcome> {
     const name = rpod.metadata.name;
-    if (pod.metadata?.deletionTimestamp) {
+    // The Pod of an earlier ReaperPod of this name (a DaemonJob retry or re-run re-creates the same
+    // name): it is being deleted or is about to be garbage-collected. Wait for it; do not adopt it.
+    const ownedByEarlierReaperPod = pod.metadata?.ownerReferences?.some(
+      (o) => o.kind === 'ReaperPod' && o.uid !== rpod.metadata.uid,
+    );
+    if (pod.metadata?.deletionTimestamp || ownedByEarlierReaperPod) {
       const message = `waiting for the previous Pod ${name} (not owned by this ReaperPod) to terminate`;
       await this.write(blockedStatus(rpod, { reason: 'WaitingForOldPod', message }, gate, this.now));
       return { requeueAfterMs: OLD_POD_REQUEUE_MS };
@@ -306,7 +311,7 @@ class ReaperPodReconcile {
     const { namespace, uid } = rpod.metadata;
     await this.ctx.redis.sadd(
       RedisKeys.overlayResetRequests(this.ctx.prefix, namespace, overlay.metadata.name),
-      `${node}|${uid}`,
+      `${node}|${uid}|failed`,
     );
     await this.ctx.queues.ReaperOverlay.enqueue({
       kind: 'ReaperOverlay',

@@ -1,0 +1,9 @@
+export { authorize, BASIC_CHALLENGE, type DashboardCredentials, secretEquals } from './auth';
+export {
+  type Dashboard,
+  DashboardConfigError,
+  type DashboardOptions,
+  dashboardCredentials,
+  startDashboard,
+} from './dashboard';
+export { fixedQueueNames, scanOverlayNodes } from './queue-discovery';

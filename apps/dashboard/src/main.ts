@@ -1,0 +1,64 @@
+import { createRedis, WorldStore } from '@reaper-flow/queue';
+import { type Config, createLogger, createMetrics, loadConfig, startOpsServer } from '@reaper-flow/runtime';
+import { type Dashboard, DashboardConfigError, startDashboard } from './dashboard';
+
+// Standalone entry (the scheduler normally serves the dashboard): read config, build dependencies,
+// start, stop on SIGTERM/SIGINT.
+
+const STOP_TIMEOUT_MS = 5_000;
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  process.stderr.write(`dashboard: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+const logger = createLogger('dashboard', config.log.level);
+const metrics = createMetrics('dashboard');
+const redis = createRedis(
+  { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
+  'worker',
+  (err) => logger.warn({ err }, 'redis connection error'),
+);
+// Nodes the watcher has seen: their overlay queues are listed even before any overlay work.
+const world = new WorldStore(redis, config.redis.prefix, config.queues.retention.eventLogMaxLen);
+
+let dashboard: Dashboard;
+try {
+  dashboard = await startDashboard({
+    config,
+    redis,
+    logger,
+    nodeNames: async () => (await world.keys('Node')).map((k) => k.name),
+  });
+} catch (err) {
+  redis.disconnect();
+  if (err instanceof DashboardConfigError) {
+    process.stderr.write(`dashboard: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+const ops = await startOpsServer({
+  host: config.metrics.host,
+  port: config.metrics.port,
+  registry: metrics.registry,
+  live: () => true,
+  ready: () => redis.status === 'ready' || `redis ${redis.status}`,
+});
+logger.info({ url: dashboard.url, metricsPort: ops.port }, 'dashboard running');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  setTimeout(() => process.exit(0), STOP_TIMEOUT_MS).unref();
+  await dashboard.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+  ops.server.close();
+  redis.disconnect();
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
