@@ -20,6 +20,9 @@ export default defineConfig({
           include: ['**/*.int.test.ts', 'test/**/*.e2e.test.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/harness/global-setup.ts'],
+          // One file at a time: every file that starts the apps watches the whole (shared) cluster,
+          // so two at once would reconcile each other's objects.
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
