@@ -1,5 +1,12 @@
 import { KubeClient } from '@reaper-flow/k8s';
-import { createLogger, createMetrics, loadConfig, startOpsServer, watchConfig } from '@reaper-flow/runtime';
+import {
+  applyReloadable,
+  createLogger,
+  createMetrics,
+  loadConfig,
+  startOpsServer,
+  watchConfig,
+} from '@reaper-flow/runtime';
 import { startScheduler } from './scheduler';
 
 // Entry point: read config, build dependencies, start, stop on SIGTERM.
@@ -35,8 +42,10 @@ const unwatch = configFile
   ? watchConfig(
       configFile,
       config,
-      (next) => {
+      (next, changed) => {
+        applyReloadable(config, next);
         logger.level = next.log.level;
+        logger.info({ changed }, 'configuration reloaded');
       },
       (err) => logger.warn({ err }, 'ignoring an invalid configuration change'),
     )

@@ -1,4 +1,4 @@
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type Config, ConfigSchema, RELOADABLE_KEYS } from './config-schema';
@@ -139,17 +139,31 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 /**
  * Watches the mounted config file and calls `onChange` with the new configuration when a
  * reloadable key changed (see RELOADABLE_KEYS); an invalid new file is reported and ignored.
- * Polls the file's stat every 2 s: a ConfigMap mount updates by swapping a symlink, which
- * fs.watch misses.
+ * Checks the file's stat every `intervalMs` against the stat taken when the watch starts: a
+ * ConfigMap mount updates by swapping a symlink, which fs.watch misses, and a baseline taken at
+ * once (not on the first tick) cannot miss a change made right after the call.
  */
 export function watchConfig(
   file: string,
   current: Config,
   onChange: (next: Config, changedKeys: string[]) => void,
   onError: (err: Error) => void,
+  intervalMs = 2000,
 ): () => void {
   let last = current;
-  const listener = () => {
+  const fingerprint = () => {
+    try {
+      const st = statSync(file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  let seen = fingerprint();
+  const timer = setInterval(() => {
+    const now = fingerprint();
+    if (now === seen) return;
+    seen = now;
     try {
       const next = loadConfig({ file });
       const changed = RELOADABLE_KEYS.filter(
@@ -162,13 +176,26 @@ export function watchConfig(
     } catch (err) {
       onError(err as Error);
     }
-  };
-  watchFile(file, { interval: 2000 }, listener);
-  return () => unwatchFile(file, listener);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function pick(config: Config, path: string): unknown {
   let v: unknown = config;
   for (const p of path.split('.')) v = (v as Record<string, unknown>)[p];
   return v;
+}
+
+/**
+ * Copies the reloadable keys of `next` into the live configuration object that the running app
+ * reads at use time (retry backoff, coalescing interval, rollout throttle, log level); every other
+ * key keeps its start-up value until a restart.
+ */
+export function applyReloadable(live: Config, next: Config): void {
+  live.retry = { ...next.retry };
+  live.status.coalesceMs = next.status.coalesceMs;
+  live.rollout.podCreatesPerSecond = next.rollout.podCreatesPerSecond;
+  live.rollout.maxNodesInFlight = next.rollout.maxNodesInFlight;
+  live.log.level = next.log.level;
 }

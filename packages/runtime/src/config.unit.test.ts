@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, loadConfig } from './config';
+import { applyReloadable, ConfigError, loadConfig, watchConfig } from './config';
 import { ConfigSchema } from './config-schema';
 
 const example = join(dirname(fileURLToPath(import.meta.url)), '../../../config/reaper-flow.example.yaml');
@@ -67,5 +68,35 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { REAPER_FLOW_PREFIX: 'reaper' } })).toThrow(
       /redis.prefix: got "reaper"; must start with a hash tag/,
     );
+  });
+
+  it('a change of a reloadable key in the mounted file is applied without a restart', {
+    timeout: 15_000,
+  }, async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rf-config-')), 'reaper-flow.yaml');
+    writeFileSync(file, 'retry:\n  baseMs: 1000\n');
+    const live = loadConfig({ file, env: {} });
+    const changes: string[][] = [];
+    const stop = watchConfig(
+      file,
+      live,
+      (next, changed) => {
+        applyReloadable(live, next);
+        changes.push(changed);
+      },
+      () => undefined,
+      100,
+    );
+    try {
+      writeFileSync(file, 'retry:\n  baseMs: 250\nqueues:\n  reconcileAttempts: 9\n');
+      const deadline = Date.now() + 10_000;
+      while (changes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(changes).toEqual([['retry']]);
+      expect(live.retry.baseMs).toBe(250);
+      // Not reloadable: keeps its start-up value.
+      expect(live.queues.reconcileAttempts).toBe(5);
+    } finally {
+      stop();
+    }
   });
 });

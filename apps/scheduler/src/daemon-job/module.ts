@@ -27,7 +27,7 @@ export const daemonJobModule: ReconcilerModule = {
       stepAttempts: config.kubernetes.attempts,
       stepBackoffMs: config.kubernetes.backoffMs,
     });
-    const createLimiter = new TokenBucket(config.rollout.podCreatesPerSecond);
+    const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
     const deps = { ctx, store, flows, createLimiter };
     const connection = createRedis(
       { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },

@@ -1,20 +1,18 @@
 /**
  * A token bucket for the rollout throttle (ReaperPod creations per second per scheduler). The rate
- * can change at run time (configuration reload). `take()` waits for a token; the wait is the
- * throttle itself, not a stand-in for a condition.
+ * is read on every take, so a configuration reload applies at once. `take()` waits for a token;
+ * the wait is the throttle itself, not a stand-in for a condition.
  */
 export class TokenBucket {
   private tokens: number;
   private last = Date.now();
 
-  constructor(private ratePerSecond: number) {
-    this.tokens = ratePerSecond;
+  constructor(private readonly rate: () => number) {
+    this.tokens = rate();
   }
 
-  setRate(ratePerSecond: number): void {
-    this.refill();
-    this.ratePerSecond = ratePerSecond;
-    this.tokens = Math.min(this.tokens, ratePerSecond);
+  private get ratePerSecond(): number {
+    return Math.max(1, this.rate());
   }
 
   private refill(): void {
