@@ -127,6 +127,11 @@ export class DaemonJobStore {
   /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
   async forget(namespace: string, name: string, keepLogSeconds: number): Promise<void> {
     const k = this.keys(namespace, name);
-    await this.redis.multi().del(k.snapshot, k.inbox).expire(k.log, keepLogSeconds).exec();
+    const slots = `${this.prefix}:djob:${namespace}/${name}:slots`; // see RunSlots
+    await this.redis
+      .multi()
+      .del(k.snapshot, k.inbox, `${slots}:holders`, `${slots}:waiters`)
+      .expire(k.log, keepLogSeconds)
+      .exec();
   }
 }

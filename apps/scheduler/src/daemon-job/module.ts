@@ -5,6 +5,7 @@ import {
   QueueNames,
   RunFlows,
   RunParentDataSchema,
+  RunSlots,
 } from '@reaper-flow/queue';
 import { type Job, Worker } from 'bullmq';
 import type { KindReconciler, ReconcilerModule, SchedulerContext } from '../context';
@@ -28,7 +29,8 @@ export const daemonJobModule: ReconcilerModule = {
       stepBackoffMs: config.kubernetes.backoffMs,
     });
     const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
-    const deps = { ctx, store, flows, createLimiter };
+    const slots = new RunSlots(ctx.redis, ctx.prefix);
+    const deps = { ctx, store, flows, createLimiter, slots };
     const connection = createRedis(
       { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
       'worker',

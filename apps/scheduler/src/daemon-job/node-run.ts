@@ -12,7 +12,7 @@ import {
   type StartNodeRun,
 } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
-import { type NodeRunData, NodeRunDataSchema, type NodeRunResult } from '@reaper-flow/queue';
+import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
 import { DelayedError, type Job } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
 import type { EngineState } from './engine-state';
@@ -30,6 +30,15 @@ const RECREATE_DELAY_MS = 300;
 
 export interface NodeRunDeps extends DaemonJobEngineDeps {
   readonly createLimiter: TokenBucket;
+  readonly slots: RunSlots;
+}
+
+/** Frees this node-run's in-flight slot and wakes the oldest node-run waiting for one. */
+async function releaseSlot(deps: NodeRunDeps, data: NodeRunData): Promise<void> {
+  const next = await deps.slots.release(data.namespace, data.job, `${data.runId}|${data.node}`);
+  if (!next) return;
+  const [runId, node] = next.split('|');
+  if (runId && node) await deps.flows.wake(data.namespace, data.job, runId, node);
 }
 
 /** Parks the job until `at` (or an earlier wake-up) without holding a worker slot. */
@@ -78,10 +87,17 @@ export async function processNodeRun(
       // The run that replaced us may be waiting for our pod to go away.
       await deps.flows.wake(namespace, data.job, nodeState.runId, node);
     }
+    await releaseSlot(deps, data);
     return result('Superseded');
   }
 
   if (data.step === 'create' || data.step === 'backoff') {
+    // Rollout throttle: at most maxNodesInFlight nodes of this job run at once (0: no limit). A
+    // node-run without a slot parks; the one that frees a slot wakes it.
+    const max = ctx.config.rollout.maxNodesInFlight;
+    if (max > 0 && !(await deps.slots.acquire(namespace, data.job, `${runId}|${node}`, max))) {
+      return park(job, token, Date.now() + WATCHDOG_MS);
+    }
     const created = await ensureReaperPod(deps, owner, data, rpodName);
     if (!created) return park(job, token, Date.now() + RECREATE_DELAY_MS, { ...data, step: 'create' });
     const start: StartNodeRun = {
@@ -107,6 +123,7 @@ export async function processNodeRun(
   if (phase === 'Succeeded') {
     await report(deps, data, finish(data, 'Succeeded', now, exitCode));
     ctx.metrics.nodeRuns.inc({ outcome: 'Succeeded' });
+    await releaseSlot(deps, data);
     return result('Succeeded', exitCode);
   }
   const message = ours ? ours.status?.message : 'the ReaperPod was deleted before it finished';
@@ -119,6 +136,7 @@ export async function processNodeRun(
   }
   await report(deps, data, finish(data, 'Failed', now, exitCode, message));
   ctx.metrics.nodeRuns.inc({ outcome: 'Failed' });
+  await releaseSlot(deps, data);
   return result('Failed', exitCode);
 }
 

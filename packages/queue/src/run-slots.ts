@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis';
+
+// KEYS: holders (zset), waiters (zset). ARGV: member, max, now.
+// Holds a slot if one is free (or already held); otherwise joins the waiters, oldest first.
+const ACQUIRE = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
+return 0
+`;
+
+// KEYS: holders, waiters. ARGV: member. Frees the slot and returns the oldest waiter to wake.
+const RELEASE = `
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if removed == 0 then return false end
+local next = redis.call('ZRANGE', KEYS[2], 0, 0)
+return next[1] or false
+`;
+
+/**
+ * "Max nodes in flight per job" (rollout throttle): a counting semaphore per DaemonJob in Redis.
+ * Members are `<runId>|<node>`. A node-run that finds no free slot parks; a node-run that finishes
+ * frees its slot and names the oldest waiter, which the caller wakes: event-driven, no polling.
+ * Acquire is idempotent (a redelivered step keeps its slot), release too.
+ */
+export class RunSlots {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private keys(namespace: string, job: string): [string, string] {
+    const base = `${this.prefix}:djob:${namespace}/${job}:slots`;
+    return [`${base}:holders`, `${base}:waiters`];
+  }
+
+  /** True when `member` holds a slot (now or already); false: it was queued as a waiter. */
+  async acquire(namespace: string, job: string, member: string, max: number): Promise<boolean> {
+    const [holders, waiters] = this.keys(namespace, job);
+    const got = await this.redis.eval(ACQUIRE, 2, holders, waiters, member, String(max), String(Date.now()));
+    return got === 1;
+  }
+
+  /** Frees `member`'s slot; returns the waiter to wake, if any. */
+  async release(namespace: string, job: string, member: string): Promise<string | undefined> {
+    const [holders, waiters] = this.keys(namespace, job);
+    const next = await this.redis.eval(RELEASE, 2, holders, waiters, member);
+    return typeof next === 'string' ? next : undefined;
+  }
+
+  /** Drops the semaphore of a deleted job. */
+  async forget(namespace: string, job: string): Promise<void> {
+    await this.redis.del(...this.keys(namespace, job));
+  }
+}
