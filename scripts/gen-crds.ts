@@ -1,5 +1,5 @@
 /**
- * Writes infra/crds/*.yaml from the zod schemas in packages/domain. Run after changing a schema:
+ * Writes infra/crds/*.yaml (and the copies in infra/deploy/base/crds) from the zod schemas in packages/domain. Run after changing a schema:
  *   npx tsx scripts/gen-crds.ts
  * A unit test fails while the committed files differ from what this prints.
  */
@@ -10,8 +10,11 @@ import { renderCrdFiles } from '../packages/domain/src/crd/render';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// infra/deploy/base/crds holds copies: kustomize refuses files outside its directory.
 for (const file of renderCrdFiles()) {
-  const path = join(repoRoot, 'infra', 'crds', file.fileName);
-  writeFileSync(path, file.content);
-  console.log(`wrote ${path}`);
+  for (const dir of [join(repoRoot, 'infra', 'crds'), join(repoRoot, 'infra', 'deploy', 'base', 'crds')]) {
+    const path = join(dir, file.fileName);
+    writeFileSync(path, file.content);
+    console.log(`wrote ${path}`);
+  }
 }
