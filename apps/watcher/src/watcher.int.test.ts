@@ -138,7 +138,7 @@ describe('watcher', () => {
     await h.clearQueues();
     await t.client.delete(Resources.reaperPods, 'rp', { namespace: ns });
     await waitFor(
-      async () => (await h.overlayResetRequests(ns, 'ovl')).includes(`node-x|${rp.metadata.uid}`),
+      async () => (await h.overlayResetRequests(ns, 'ovl')).includes(`node-x|${rp.metadata.uid}|deleted`),
       {
         description: 'the overlay reset request of node-x',
         timeoutMs: 10_000,
@@ -234,7 +234,7 @@ describe('watcher', () => {
     ).toMatchObject({
       metadata: { labels: { touched: 'yes' } },
     });
-    expect(await h.overlayResetRequests(ns, 'shared')).toEqual([`node-y|${doomed.metadata.uid}`]);
+    expect(await h.overlayResetRequests(ns, 'shared')).toEqual([`node-y|${doomed.metadata.uid}|deleted`]);
     expect(await h.queuedKeys('ReaperOverlay')).toContain(`ReaperOverlay/${ns}/shared`);
   });
 });
