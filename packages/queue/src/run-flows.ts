@@ -16,6 +16,8 @@ export const NodeRunDataSchema = z.object({
   attempt: z.number().int().min(1),
   /** create: make the attempt's ReaperPod; wait: parked until it ends; backoff: waiting to retry. */
   step: z.enum(['create', 'wait', 'backoff']),
+  /** Backoff step: epoch ms before which the next attempt must not start (an early wake re-parks). */
+  notBefore: z.number().optional(),
 });
 export type NodeRunData = z.infer<typeof NodeRunDataSchema>;
 
@@ -64,7 +66,7 @@ export class RunFlows {
   readonly runs: Queue;
 
   constructor(
-    connection: Redis,
+    private readonly connection: Redis,
     private readonly opts: RunFlowOptions,
   ) {
     this.flows = new FlowProducer({ connection, prefix: opts.prefix });
@@ -109,11 +111,19 @@ export class RunFlows {
     });
   }
 
+  private wakeKey(namespace: string, job: string, runId: string, node: string): string {
+    return `${this.opts.prefix}:wake:${nodeRunJobId(namespace, job, runId, node)}`;
+  }
+
   /**
-   * Wakes a parked node-run (its ReaperPod changed). Only a delayed job can be promoted; any other
-   * state means it is running or done and will read the world itself, so errors are ignored.
+   * Wakes a parked node-run (its ReaperPod changed). Only a delayed job can be promoted, so the
+   * wake is also left as a flag: a node-run that was still running when its pod changed (a fast
+   * command) finds the flag right after it parks and promotes itself. No wake-up is ever lost to
+   * that race, and no watchdog delay is paid for it.
    */
   async wake(namespace: string, job: string, runId: string, node: string): Promise<boolean> {
+    const connection = this.connection;
+    await connection.set(this.wakeKey(namespace, job, runId, node), '1', 'EX', 3600);
     const found: Job | undefined = await this.nodeRuns.getJob(nodeRunJobId(namespace, job, runId, node));
     if (!found) return false;
     try {
@@ -122,6 +132,12 @@ export class RunFlows {
     } catch {
       return false;
     }
+  }
+
+  /** Clears a pending wake flag; true if there was one. Called when a node-run wakes or parks. */
+  async consumeWake(namespace: string, job: string, runId: string, node: string): Promise<boolean> {
+    const connection = this.connection;
+    return (await connection.del(this.wakeKey(namespace, job, runId, node))) > 0;
   }
 
   /** Removes a run's pending work (the job was deleted); active steps notice the job is gone. */

@@ -41,10 +41,23 @@ async function releaseSlot(deps: NodeRunDeps, data: NodeRunData): Promise<void> 
   if (runId && node) await deps.flows.wake(data.namespace, data.job, runId, node);
 }
 
-/** Parks the job until `at` (or an earlier wake-up) without holding a worker slot. */
-async function park(job: Job, token: string | undefined, at: number, data?: NodeRunData): Promise<never> {
-  if (data) await job.updateData(data);
+/**
+ * Parks the job until `at` (or an earlier wake-up) without holding a worker slot. A wake that came
+ * while this step was running (the flag RunFlows.wake leaves) promotes the job at once.
+ */
+async function park(
+  deps: NodeRunDeps,
+  job: Job,
+  token: string | undefined,
+  at: number,
+  data: NodeRunData,
+  next?: NodeRunData,
+): Promise<never> {
+  if (next) await job.updateData(next);
   await job.moveToDelayed(at, token);
+  if (await deps.flows.consumeWake(data.namespace, data.job, data.runId, data.node)) {
+    await job.promote().catch(() => undefined);
+  }
   throw new DelayedError();
 }
 
@@ -68,6 +81,15 @@ export async function processNodeRun(
 ): Promise<NodeRunResult> {
   const data = NodeRunDataSchema.parse(job.data);
   const { ctx, store } = deps;
+  // Awake now, and about to read the world: an older wake flag is served by this very run.
+  await deps.flows.consumeWake(data.namespace, data.job, data.runId, data.node);
+  const log = ctx.logger.child({
+    key: `ReaperDaemonJob/${data.namespace}/${data.job}`,
+    runId: data.runId,
+    node: data.node,
+    attempt: data.attempt,
+  });
+  log.debug({ step: data.step }, 'node-run step');
   const { namespace, runId, node } = data;
   const result = (outcome: NodeRunResult['outcome'], exitCode?: number): NodeRunResult => ({
     node,
@@ -82,6 +104,7 @@ export async function processNodeRun(
   const rpodName = reaperPodNameFor(data.job, node);
   if (!owner || !snapshot || nodeState?.runId !== runId) {
     // Replaced, cancelled (node left the targets) or the job is gone: remove our attempt's pod.
+    log.debug({ current: nodeState?.runId, jobFound: Boolean(owner) }, 'node-run superseded');
     await deleteReaperPodOfRun(ctx, namespace, { name: rpodName, runId, attempt: data.attempt });
     if (snapshot && nodeState?.runId && nodeState.runId !== runId) {
       // The run that replaced us may be waiting for our pod to go away.
@@ -91,15 +114,20 @@ export async function processNodeRun(
     return result('Superseded');
   }
 
+  if (data.step === 'backoff' && data.notBefore !== undefined && Date.now() < data.notBefore) {
+    // Woken early (e.g. the failed attempt's pod changed): the backoff still applies.
+    return park(deps, job, token, data.notBefore, data);
+  }
   if (data.step === 'create' || data.step === 'backoff') {
     // Rollout throttle: at most maxNodesInFlight nodes of this job run at once (0: no limit). A
     // node-run without a slot parks; the one that frees a slot wakes it.
     const max = ctx.config.rollout.maxNodesInFlight;
     if (max > 0 && !(await deps.slots.acquire(namespace, data.job, `${runId}|${node}`, max))) {
-      return park(job, token, Date.now() + WATCHDOG_MS);
+      return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
     }
     const created = await ensureReaperPod(deps, owner, data, rpodName);
-    if (!created) return park(job, token, Date.now() + RECREATE_DELAY_MS, { ...data, step: 'create' });
+    if (!created)
+      return park(deps, job, token, Date.now() + RECREATE_DELAY_MS, data, { ...data, step: 'create' });
     const start: StartNodeRun = {
       type: 'StartNodeRun',
       runId,
@@ -109,14 +137,15 @@ export async function processNodeRun(
       at: new Date().toISOString(),
     };
     await report(deps, data, start);
-    return park(job, token, Date.now() + WATCHDOG_MS, { ...data, step: 'wait' });
+    return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, step: 'wait' });
   }
 
   // step 'wait': has our attempt's ReaperPod ended?
   const rpod = await observedReaperPod(deps, namespace, rpodName);
   const ours = rpod && belongsTo(rpod, { runId, attempt: data.attempt }) ? rpod : undefined;
   const phase = ours?.status?.phase;
-  if (ours && phase !== 'Succeeded' && phase !== 'Failed') return park(job, token, Date.now() + WATCHDOG_MS);
+  if (ours && phase !== 'Succeeded' && phase !== 'Failed')
+    return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
 
   const now = Date.now();
   const exitCode = ours?.status?.exitCode;
@@ -132,7 +161,12 @@ export async function processNodeRun(
     const retryAt = now + retryDelayMs(data.attempt, ctx.config.retry, Math.random());
     await report(deps, data, { ...finish(data, 'Failed', now, exitCode, message), retryAt });
     ctx.metrics.nodeRunRetries.inc();
-    return park(job, token, retryAt, { ...data, step: 'backoff', attempt: data.attempt + 1 });
+    return park(deps, job, token, retryAt, data, {
+      ...data,
+      step: 'backoff',
+      attempt: data.attempt + 1,
+      notBefore: retryAt,
+    });
   }
   await report(deps, data, finish(data, 'Failed', now, exitCode, message));
   ctx.metrics.nodeRuns.inc({ outcome: 'Failed' });

@@ -12,6 +12,7 @@ import {
   type DesiredStatus,
   type EventType,
   type InvolvedObject,
+  isApiError,
   patchStatus,
   Resources,
   type StatusCondition,
@@ -234,10 +235,21 @@ class ReaperPodReconcile {
   ): Promise<ReconcileOutcome> {
     const name = rpod.metadata.name;
     // The Pod of an earlier ReaperPod of this name (a DaemonJob retry or re-run re-creates the same
-    // name): it is being deleted or is about to be garbage-collected. Wait for it; do not adopt it.
+    // name). Names are unique, so that owner is gone and the Pod is garbage: delete it now (uid
+    // precondition) instead of waiting for garbage collection, then wait for it to go. Never adopt.
     const ownedByEarlierReaperPod = pod.metadata?.ownerReferences?.some(
       (o) => o.kind === 'ReaperPod' && o.uid !== rpod.metadata.uid,
     );
+    if (ownedByEarlierReaperPod && !pod.metadata?.deletionTimestamp && pod.metadata?.uid) {
+      await this.ctx.kube
+        .delete(Resources.pods, name, {
+          namespace: rpod.metadata.namespace,
+          preconditions: { uid: pod.metadata.uid },
+        })
+        .catch((err: unknown) => {
+          if (!isApiError(err, 'Conflict')) throw err;
+        });
+    }
     if (pod.metadata?.deletionTimestamp || ownedByEarlierReaperPod) {
       const message = `waiting for the previous Pod ${name} (not owned by this ReaperPod) to terminate`;
       await this.write(blockedStatus(rpod, { reason: 'WaitingForOldPod', message }, gate, this.now));
