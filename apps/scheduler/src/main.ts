@@ -1,4 +1,6 @@
+import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
 import { KubeClient } from '@reaper-flow/k8s';
+import { createRedis, WorldStore } from '@reaper-flow/queue';
 import {
   applyReloadable,
   createLogger,
@@ -7,6 +9,7 @@ import {
   startOpsServer,
   watchConfig,
 } from '@reaper-flow/runtime';
+import type { Redis } from 'ioredis';
 import { startScheduler } from './scheduler';
 
 // Entry point: read config, build dependencies, start, stop on SIGTERM.
@@ -27,6 +30,34 @@ const kube = await KubeClient.create({
   },
 });
 const scheduler = await startScheduler({ config, kube, logger, metrics });
+
+// Bull Board. Without dashboard.password/token it refuses to start, and so does the scheduler:
+// set DASHBOARD_PASSWORD (or dashboard.enabled: false).
+let dashboardRedis: Redis | undefined;
+let dashboard: Dashboard | undefined;
+if (config.dashboard.enabled) {
+  dashboardRedis = createRedis(
+    { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
+    'worker',
+    (err) => logger.warn({ err }, 'dashboard redis connection error'),
+  );
+  const world = new WorldStore(dashboardRedis, config.redis.prefix, config.queues.retention.eventLogMaxLen);
+  try {
+    dashboard = await startDashboard({
+      config,
+      redis: dashboardRedis,
+      logger,
+      nodeNames: async () => (await world.keys('Node')).map((k) => k.name),
+    });
+    logger.info({ url: dashboard.url }, 'dashboard serving');
+  } catch (err) {
+    logger.fatal({ err }, 'cannot serve the dashboard');
+    await scheduler.stop(SHUTDOWN_TIMEOUT_MS);
+    dashboardRedis.disconnect();
+    kube.close();
+    process.exit(1);
+  }
+}
 const ops = await startOpsServer({
   host: config.metrics.host,
   port: config.metrics.port,
@@ -61,6 +92,8 @@ async function shutdown(signal: string): Promise<void> {
   // the queue after the stalled interval and runs again elsewhere (reconciles are idempotent).
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS + 1000).unref());
   await Promise.race([scheduler.stop(SHUTDOWN_TIMEOUT_MS), deadline]);
+  await dashboard?.stop().catch((err: unknown) => logger.warn({ err }, 'dashboard stop failed'));
+  dashboardRedis?.disconnect();
   ops.server.close();
   kube.close();
   process.exit(0);
