@@ -20,17 +20,31 @@ export interface InboxEntry {
   readonly command: unknown;
 }
 
-// KEYS: snapshot, log, inbox. ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, events...
-// Saves the snapshot only if nobody saved since it was loaded, appends the new domain events to the
-// job's log, and trims the inbox entries already folded in, atomically.
+// KEYS: snapshot, log, inbox, version, runs.
+// ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, nSet, nDel, nEvents, then nSet
+// (node, runId) pairs, nDel nodes and nEvents events.
+// Saves the snapshot only if nobody saved since it was loaded (the version lives in its own key, so
+// the check does not decode a snapshot that is large on big clusters), keeps the node -> current
+// run index in step, appends the new domain events to the job's log, and trims the inbox entries
+// already folded in, atomically.
 const SAVE_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-local currentVersion = 0
-if current then currentVersion = tonumber(cjson.decode(current)['version']) end
+local currentVersion = tonumber(redis.call('GET', KEYS[4]) or '0')
 if currentVersion ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
-for i = 5, #ARGV do
+redis.call('SET', KEYS[4], tostring(currentVersion + 1))
+local nSet, nDel, nEvents = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local i = 8
+for _ = 1, nSet do
+  redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, nDel do
+  redis.call('HDEL', KEYS[5], ARGV[i])
+  i = i + 1
+end
+for _ = 1, nEvents do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[i])
+  i = i + 1
 end
 if ARGV[3] ~= '0-0' then
   -- XTRIM MINID drops ids lower than its threshold: the id right after the cursor.
@@ -39,6 +53,12 @@ if ARGV[3] ~= '0-0' then
 end
 return 1
 `;
+
+/** Changes to the node -> current run index saved with a snapshot. */
+export interface RunIndexChanges {
+  readonly set: Readonly<Record<string, string>>;
+  readonly del: readonly string[];
+}
 
 /**
  * Durable state of each ReaperDaemonJob in Redis:
@@ -63,6 +83,8 @@ export class DaemonJobStore {
       snapshot: `${base}:snapshot`,
       log: RedisKeys.djobLog(this.prefix, namespace, name),
       inbox: `${base}:inbox`,
+      version: `${base}:version`,
+      runs: `${base}:runs`,
     };
   }
 
@@ -78,22 +100,39 @@ export class DaemonJobStore {
     expectedVersion: number,
     next: Omit<DaemonJobSnapshot<S>, 'version'>,
     events: readonly unknown[],
+    runs: RunIndexChanges = { set: {}, del: [] },
   ): Promise<boolean> {
     const k = this.keys(namespace, name);
     const snapshot: DaemonJobSnapshot<S> = { ...next, version: expectedVersion + 1 };
+    const sets = Object.entries(runs.set);
     const ok = await this.redis.eval(
       SAVE_SCRIPT,
-      3,
+      5,
       k.snapshot,
       k.log,
       k.inbox,
+      k.version,
+      k.runs,
       String(expectedVersion),
       JSON.stringify(snapshot),
       next.inboxCursor,
       String(this.logMaxLen),
+      String(sets.length),
+      String(runs.del.length),
+      String(events.length),
+      ...sets.flat(),
+      ...runs.del,
       ...events.map((e) => JSON.stringify(e)),
     );
     return ok === 1;
+  }
+
+  /**
+   * The run that currently owns `node` of the job (one HGET: node-run steps ask this on every step,
+   * and must not parse the whole job state to know it).
+   */
+  async currentRun(namespace: string, name: string, node: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys(namespace, name).runs, node)) ?? undefined;
   }
 
   /** Appends a command from a node-run worker; the job's next reconcile folds it in. */
@@ -130,7 +169,7 @@ export class DaemonJobStore {
     const slots = `${this.prefix}:djob:${namespace}/${name}:slots`; // see RunSlots
     await this.redis
       .multi()
-      .del(k.snapshot, k.inbox, `${slots}:holders`, `${slots}:waiters`)
+      .del(k.snapshot, k.inbox, k.version, k.runs, `${slots}:holders`, `${slots}:waiters`)
       .expire(k.log, keepLogSeconds)
       .exec();
   }

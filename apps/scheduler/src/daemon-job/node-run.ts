@@ -3,7 +3,6 @@ import {
   desiredReaperPodForNode,
   type FinishNodeRun,
   isPersisted,
-  nodeOf,
   parseReaperDaemonJob,
   type ReaperDaemonJob,
   type ReaperPod,
@@ -15,7 +14,6 @@ import { isApiError, Resources } from '@reaper-flow/k8s';
 import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
 import { DelayedError, type Job } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
-import type { EngineState } from './engine-state';
 import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
 import type { TokenBucket } from './token-bucket';
@@ -99,16 +97,15 @@ export async function processNodeRun(
   });
 
   const owner = await currentJob(deps, data);
-  const snapshot = await store.load<EngineState>(namespace, data.job);
-  const nodeState = snapshot ? nodeOf(snapshot.state.domain, node) : undefined;
+  const currentRunId = await store.currentRun(namespace, data.job, node);
   const rpodName = reaperPodNameFor(data.job, node);
-  if (!owner || !snapshot || nodeState?.runId !== runId) {
+  if (!owner || currentRunId !== runId) {
     // Replaced, cancelled (node left the targets) or the job is gone: remove our attempt's pod.
-    log.debug({ current: nodeState?.runId, jobFound: Boolean(owner) }, 'node-run superseded');
+    log.debug({ current: currentRunId, jobFound: Boolean(owner) }, 'node-run superseded');
     await deleteReaperPodOfRun(ctx, namespace, { name: rpodName, runId, attempt: data.attempt });
-    if (snapshot && nodeState?.runId && nodeState.runId !== runId) {
+    if (currentRunId && currentRunId !== runId) {
       // The run that replaced us may be waiting for our pod to go away.
-      await deps.flows.wake(namespace, data.job, nodeState.runId, node);
+      await deps.flows.wake(namespace, data.job, currentRunId, node);
     }
     await releaseSlot(deps, data);
     return result('Superseded');

@@ -3,6 +3,7 @@ import {
   createAfterGraph,
   type DaemonJobCommand,
   type DaemonJobEvent,
+  type DaemonJobState,
   decideCommand,
   evolve,
   isPersisted,
@@ -18,7 +19,12 @@ import {
   toTriggerRun,
 } from '@reaper-flow/domain';
 import { patchStatus, Resources } from '@reaper-flow/k8s';
-import { type DaemonJobStore, type RunFlows, TerminalReconcileError } from '@reaper-flow/queue';
+import {
+  type DaemonJobStore,
+  type RunFlows,
+  type RunIndexChanges,
+  TerminalReconcileError,
+} from '@reaper-flow/queue';
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
 import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
@@ -164,7 +170,16 @@ export async function reconcileDaemonJob(
     lastStatusWriteAt: snapshot?.lastStatusWriteAt ?? 0,
     lastStatusHash: snapshot?.lastStatusHash ?? '',
   };
-  if (!(await store.save(namespace, name, version, { ...meta, state: intents }, events))) {
+  if (
+    !(await store.save(
+      namespace,
+      name,
+      version,
+      { ...meta, state: intents },
+      events,
+      runIndexChanges(previous.domain, domain),
+    ))
+  ) {
     throw new Error(`ReaperDaemonJob ${namespace}/${name} was saved concurrently; reconciling again`);
   }
 
@@ -219,6 +234,19 @@ export async function reconcileDaemonJob(
     [],
   );
   return write.kind === 'defer' ? { requeueAfterMs: write.afterMs } : undefined;
+}
+
+/** Which nodes changed owner run between two states (the index node-run steps read). */
+function runIndexChanges(before: DaemonJobState, after: DaemonJobState): RunIndexChanges {
+  const set: Record<string, string> = {};
+  const del: string[] = [];
+  for (const [node, state] of Object.entries(after.nodes)) {
+    if (state.runId && before.nodes[node]?.runId !== state.runId) set[node] = state.runId;
+  }
+  for (const [node, state] of Object.entries(before.nodes)) {
+    if (state.runId && !after.nodes[node]?.runId) del.push(node);
+  }
+  return { set, del };
 }
 
 function formatRunPodRef(ref: RunPodRef): string {

@@ -51,6 +51,7 @@ interface StoredReaperPod {
     readonly namespace?: string;
     readonly uid?: string;
     readonly deletionTimestamp?: string;
+    readonly ownerReferences?: readonly { readonly kind: string }[];
   };
   readonly status?: unknown;
 }
@@ -78,7 +79,15 @@ class ReaperPodReconcile {
     };
   }
 
+  /**
+   * Records an Event on the ReaperPod. Routine Normal Events are skipped for the ReaperPods of a
+   * ReaperDaemonJob: the job records one Event per run (started, completed, node failed...), and two
+   * per node would double the API writes of a thousand-node run for nothing a user reads.
+   * Warnings are always recorded.
+   */
   private event(type: EventType, reason: string, message: string): Promise<void> {
+    const ownedByJob = this.stored.metadata.ownerReferences?.some((o) => o.kind === 'ReaperDaemonJob');
+    if (type === 'Normal' && ownedByJob) return Promise.resolve();
     return this.ctx.events.record(this.involved(), type, reason, message);
   }
 
