@@ -1,6 +1,7 @@
 // Installs what `npm test` and `npm run demo` need on a fresh machine of this kind:
-// the npm dependencies (npm ci) and Debian's redis-server. The Go-built control-plane
-// binaries are built on first use by infra/local-cluster (cached per machine).
+// the npm dependencies (npm ci), Debian's redis-server and Debian's chromium (the dashboard's
+// browser test). The Go-built control-plane binaries are built on first use by
+// infra/local-cluster (cached per machine).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,10 +22,16 @@ if (npmCiNeeded()) {
 }
 
 const hasRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
-if (!hasRedis && !process.env.REDIS_URL) {
-  log("redis-server not found: installing Debian's redis-server with apt-get");
+// Debian's Chromium drives the dashboard's browser test (playwright-core never downloads a browser).
+const hasChromium = existsSync('/usr/bin/chromium');
+const debianPackages = [
+  ...(!hasRedis && !process.env.REDIS_URL ? ['redis-server'] : []),
+  ...(hasChromium ? [] : ['chromium']),
+];
+if (debianPackages.length > 0) {
+  log(`not found: installing Debian's ${debianPackages.join(' and ')} with apt-get`);
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const run = (args) => execFileSync(sudo.concat(args)[0], sudo.concat(args).slice(1), { stdio: 'inherit' });
   run(['apt-get', 'update', '-qq']);
-  run(['apt-get', 'install', '-y', '-qq', 'redis-server']);
+  run(['apt-get', 'install', '-y', '-qq', ...debianPackages]);
 }

@@ -1,0 +1,420 @@
+// summary.md: the header, the targets side by side with what was measured, then every scenario.
+import type { Results } from './results';
+import type { FanoutResult } from './scenarios/fanout';
+import { fmt, type Summary, summarize } from './stats';
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+
+type Verdict = 'met' | 'MISSED' | 'n/a';
+const verdict = (ok: boolean | undefined): Verdict => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function dist(label: string, s: Summary | undefined, unit = 'ms', d = 1): string[] {
+  if (!s || s.n === 0) return [label, '0', '–', '–', '–', '–', '–', '–'];
+  return [
+    label,
+    String(s.n),
+    fmt(s.min, d),
+    fmt(s.p50, d),
+    fmt(s.p90, d),
+    fmt(s.p99, d),
+    fmt(s.max, d),
+    `${fmt(s.mean, d)} ${unit}`,
+  ];
+}
+const DIST_HEAD = ['', 'n', 'min', 'p50', 'p90', 'p99', 'max', 'mean'];
+
+const largest = (fanout: readonly FanoutResult[] | undefined) =>
+  fanout?.length ? fanout.reduce((a, b) => (b.nodes > a.nodes ? b : a)) : undefined;
+
+export function renderSummary(r: Results): string {
+  const h = r.header;
+  const out: string[] = [];
+  out.push(`# reaper-flow benchmark, ${h.startedAt} (${h.mode})`, '');
+  out.push(
+    table(
+      ['machine', 'value'],
+      [
+        ['CPU', `${h.cores} cores, ${h.cpuModel}`],
+        ['memory', `${h.memoryGiB.toFixed(1)} GiB`],
+        ['load average at start (1/5/15 min)', h.loadAvgAtStart.map((l) => l.toFixed(2)).join(' / ')],
+        ['Node.js', h.node],
+        ['Kubernetes', h.kubernetes],
+        ['Redis', h.redis],
+        [
+          'reaper-flow commit',
+          `${h.gitCommit}${h.gitDirtyFiles ? ` (+${h.gitDirtyFiles} changed files in the work tree)` : ''}`,
+        ],
+        ['cluster', h.cluster],
+        ['pods on the simulated nodes', `${h.pods}, running /bin/true`],
+        ['duration', `${r.durationS.toFixed(0)} s`],
+      ],
+    ),
+    '',
+  );
+  out.push(
+    'Engine configuration: bench settings `' +
+      Object.entries(r.engineEnv)
+        .filter(([k]) => k.startsWith('REAPER_FLOW__'))
+        .map(([k, v]) => `${k.replace('REAPER_FLOW__', '')}=${v}`)
+        .join(' ') +
+      `\`; kubernetes.maxSockets ${r.effective.maxSockets}, node-run concurrency ${r.effective.nodeRunConcurrency}, ` +
+      `rollout.podCreatesPerSecond ${r.effective.podCreatesPerSecond}, status.coalesceMs ${r.effective.coalesceMs}. ` +
+      'Timings are wall-clock on a shared machine: other test runs may have competed for the 2 cores.',
+    '',
+  );
+
+  // Targets
+  const big = largest(r.fanout);
+  const floorOf = (n: number) => r.floor?.find((f) => f.nodes === n);
+  const ratio = big && floorOf(big.nodes) ? big.makespanMs / (floorOf(big.nodes)?.ms ?? 1) : undefined;
+  const statusPer50 = big ? big.djobStatusWrites / (big.nodes / 50) : undefined;
+  const rssMB = big ? (big.schedulerPeakRssMiB * MiB) / MB : undefined;
+  const start = r.redisMemory.start?.usedMemory;
+  const end = r.redisMemory.afterNodesDeleted?.usedMemory ?? r.redisMemory.afterScenarios?.usedMemory;
+  const redisNear =
+    start !== undefined && end !== undefined ? end - start <= Math.max(0.2 * start, 2 * MiB) : undefined;
+  const at = big ? ` at ${big.nodes} nodes` : '';
+  out.push('## Targets (reported, not asserted)', '');
+  out.push(
+    table(
+      ['metric', 'measured', 'target', ''],
+      [
+        [
+          "handoff p99 (dependency Completed -> dependent's first ReaperPod)",
+          `${fmt(r.handoff?.summary.p99, 1)} ms`,
+          '<= 100 ms',
+          verdict(r.handoff ? r.handoff.summary.p99 <= 100 : undefined),
+        ],
+        [
+          'node-join p99 (Node Ready -> its ReaperPod)',
+          `${fmt(r.nodeJoin?.fromReady.p99, 1)} ms`,
+          '<= 200 ms',
+          verdict(r.nodeJoin ? r.nodeJoin.fromReady.p99 <= 200 : undefined),
+        ],
+        [
+          `fan-out makespan / API floor${at}`,
+          ratio === undefined
+            ? '–'
+            : `${ratio.toFixed(2)}x (${fmt(big?.makespanMs)} / ${fmt(floorOf(big?.nodes ?? 0)?.ms)} ms)`,
+          '<= 1.3x at 1000 nodes',
+          verdict(ratio === undefined ? undefined : ratio <= 1.3),
+        ],
+        [
+          `API writes per node-run, run objects, all clients${at}`,
+          fmt(big?.runObjectWritesPerNodeRun, 2),
+          '<= 4',
+          verdict(big ? big.runObjectWritesPerNodeRun <= 4 : undefined),
+        ],
+        [
+          `API writes per node-run, scheduler only${at}`,
+          fmt(big?.schedulerWritesPerNodeRun, 2),
+          '<= 4',
+          verdict(big ? big.schedulerWritesPerNodeRun <= 4 : undefined),
+        ],
+        [
+          `DaemonJob status writes per 50 node-runs${at}`,
+          `${fmt(statusPer50, 2)} (${big?.djobStatusWrites ?? '–'} writes)`,
+          '<= 1 at 1000 nodes',
+          verdict(statusPer50 === undefined ? undefined : statusPer50 <= 1),
+        ],
+        [
+          `scheduler peak RSS (VmHWM)${at}`,
+          `${fmt(rssMB)} MB`,
+          '<= 250 MB at 1000 nodes',
+          verdict(rssMB === undefined ? undefined : rssMB <= 250),
+        ],
+        [
+          'Redis used_memory after retention vs start',
+          start === undefined || end === undefined
+            ? '–'
+            : `${fmt(end / MiB, 1)} MiB vs ${fmt(start / MiB, 1)} MiB (${end >= start ? '+' : ''}${fmt(((end - start) / start) * 100)} %)`,
+          'near the start (<= +20 % or +2 MiB)',
+          verdict(redisNear),
+        ],
+      ],
+    ),
+    '',
+  );
+
+  if (r.handoff) {
+    const ho = r.handoff;
+    out.push(`## Handoff latency (${ho.reps} repetitions of a -> b -> c on ${ho.nodes} nodes), ms`, '');
+    out.push(
+      table(DIST_HEAD, [
+        dist('all handoffs', ho.summary),
+        dist('a -> b', summarize(ho.samples.filter((s) => s.edge === 'a->b').map((s) => s.ms))),
+        dist('b -> c', summarize(ho.samples.filter((s) => s.edge === 'b->c').map((s) => s.ms))),
+        dist('whole chain (apply -> c Completed)', summarize(ho.chainMs), 'ms', 0),
+      ]),
+      '',
+      "t0 = the bench's watch delivers the dependency's `status.phase: Completed`; t1 = the watch delivers the ADDED of the dependent's first ReaperPod.",
+      '',
+    );
+  }
+  if (r.nodeJoin) {
+    const nj = r.nodeJoin;
+    out.push(`## Node join and reboot latency, ms`, '');
+    out.push(
+      table(DIST_HEAD, [
+        dist('join: Ready -> ReaperPod ADDED', nj.fromReady),
+        dist('join: Ready and untainted -> ReaperPod ADDED', nj.fromSchedulable),
+        dist("reboot: Ready with new bootID -> new run's ReaperPod ADDED", nj.rebootFromReady),
+        dist('reboot: Ready, new bootID, untainted -> ReaperPod ADDED', nj.rebootFromSchedulable),
+      ]),
+      '',
+      'A new Node carries the API server\'s `node.kubernetes.io/not-ready:NoSchedule` taint until the simulated kubelet (addNode) removes it with a second write; DaemonSet semantics do not place work on it before that, so the "untainted" rows are the engine\'s own share.',
+      '',
+    );
+  }
+  if (r.retry) {
+    const rt = r.retry;
+    out.push(
+      `## Retry (${rt.nodes} node(s) x ${rt.failuresPerNode} injected failure(s); backoff ${r.effective.retry.baseMs} ms x ${r.effective.retry.factor}^(n-1), jitter ${r.effective.retry.jitter}), ms`,
+      '',
+    );
+    out.push(
+      table(DIST_HEAD, [
+        dist("Failed seen -> next attempt's ReaperPod ADDED", rt.measured),
+        dist('overhead = measured - configured backoff', rt.overhead),
+      ]),
+      '',
+    );
+  }
+  if (r.fanout?.length || r.floor?.length) {
+    out.push('## Fan-out makespan vs the API floor', '');
+    const sizes = [
+      ...new Set([...(r.fanout ?? []).map((f) => f.nodes), ...(r.floor ?? []).map((f) => f.nodes)]),
+    ].sort((a, b) => a - b);
+    out.push(
+      table(
+        [
+          'nodes',
+          'engine makespan ms',
+          'first ReaperPod ms',
+          'last ReaperPod ms',
+          'last Succeeded ms',
+          'API floor ms',
+          'engine / floor',
+          'create throttle bound ms',
+        ],
+        sizes.map((n) => {
+          const f = r.fanout?.find((x) => x.nodes === n);
+          const fl = r.floor?.find((x) => x.nodes === n);
+          const bound = Math.max(
+            0,
+            ((n - r.effective.podCreatesPerSecond) / r.effective.podCreatesPerSecond) * 1000,
+          );
+          return [
+            String(n),
+            fmt(f?.makespanMs),
+            fmt(f?.firstPodMs),
+            fmt(f?.lastPodMs),
+            fmt(f?.lastSucceededMs),
+            fmt(fl?.ms),
+            f && fl ? `${(f.makespanMs / fl.ms).toFixed(2)}x` : '–',
+            fmt(bound),
+          ];
+        }),
+      ),
+      '',
+      `Makespan: the create request of the DaemonJob is sent -> the bench's watch delivers \`phase: Completed\` with every node ready. ` +
+        `API floor: the same KubeClient (maxSockets ${r.effective.maxSockets}) issues, ${r.floor?.[0]?.concurrency ?? r.effective.nodeRunConcurrency} nodes in flight (the scheduler's node-run concurrency), ` +
+        'the DaemonJob create, per node create ReaperPod -> create Pod -> Pod status -> ReaperPod status, then one DaemonJob status write; ' +
+        "measured in its own namespace before the engine started. The floor runs no processes; the engine's makespan includes the stand-in kubelet starting `/bin/true` per node on the same cores. " +
+        `Create throttle bound: the time rollout.podCreatesPerSecond=${r.effective.podCreatesPerSecond} alone imposes (its bucket starts full).`,
+      '',
+    );
+  }
+  if (r.fanout?.length) {
+    const cell = (x: Summary) => `${fmt(x.p50)} / ${fmt(x.p90)} / ${fmt(x.max)}`;
+    out.push("Where a node's time goes during a fan-out (p50 / p90 / max ms, on the bench's watches):", '');
+    out.push(
+      table(
+        [
+          'nodes',
+          'ReaperPod ADDED -> its Pod ADDED (ReaperPod reconcile)',
+          'Pod ADDED -> Pod Succeeded (stand-in kubelet)',
+          'Pod Succeeded -> ReaperPod Succeeded (status mirror)',
+          'last ReaperPod Succeeded -> job Completed',
+          'stalled (all Succeeded, node-runs still parked)',
+        ],
+        r.fanout.map((f) => [
+          String(f.nodes),
+          cell(f.stages.rpodToPod),
+          cell(f.stages.podRun),
+          cell(f.stages.mirror),
+          fmt(f.stages.lastSucceededToCompletedMs),
+          f.stalled
+            ? `${f.stalled.parked} parked at ${fmt(f.stalled.atMs)} ms, next due in ${fmt(f.stalled.nextDueInMs)} ms`
+            : 'no',
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.fanout?.length) {
+    out.push('## API economy (per node-run, between apply and idle)', '');
+    out.push(
+      table(
+        [
+          'nodes',
+          'writes, all clients',
+          'writes on run objects',
+          'scheduler writes',
+          'DaemonJob status writes (API server / scheduler counter)',
+          'per 50 node-runs',
+        ],
+        r.fanout.map((f) => [
+          String(f.nodes),
+          fmt(f.writesPerNodeRun, 2),
+          fmt(f.runObjectWritesPerNodeRun, 2),
+          fmt(f.schedulerWritesPerNodeRun, 2),
+          `${f.djobStatusWrites} / ${f.djobStatusWritesScheduler}`,
+          fmt(f.djobStatusWrites / (f.nodes / 50), 2),
+        ]),
+      ),
+      '',
+      'Run objects: reaperpods, pods, reaperdaemonjobs, events (writes on leases, nodes and configmaps are heartbeats and the fault switch). ' +
+        "All clients include the stand-in kubelet's Pod status writes.",
+      '',
+    );
+    if (big) {
+      out.push(`Requests counted by the API server (apiserver_request_total) at ${big.nodes} nodes:`, '');
+      out.push(
+        table(
+          ['request', 'count', 'per node-run'],
+          big.api.slice(0, 25).map((a) => [a.request, String(a.count), fmt(a.perNodeRun, 3)]),
+        ),
+        '',
+        `The scheduler's own requests (reaper_kube_api_requests_total) at ${big.nodes} nodes:`,
+        '',
+        table(
+          ['request', 'count', 'per node-run'],
+          big.schedulerApi.map((a) => [a.request, String(a.count), fmt(a.perNodeRun, 3)]),
+        ),
+        '',
+      );
+    }
+    out.push('## Redis', '');
+    out.push(
+      table(
+        [
+          'nodes',
+          'commands per node-run',
+          'top commands (calls per node-run)',
+          'used_memory at idle after the run',
+          'after deleting its job',
+        ],
+        r.fanout.map((f) => [
+          String(f.nodes),
+          fmt(f.redisCommandsPerNodeRun, 1),
+          f.redisCommands
+            .slice(0, 6)
+            .map((c) => `${c.command} ${fmt(c.perNodeRun, 1)}`)
+            .join(', '),
+          `${fmt(f.redisAfter.usedMemory / MiB, 1)} MiB`,
+          `${fmt(f.redisAfterDelete.usedMemory / MiB, 1)} MiB`,
+        ]),
+      ),
+      '',
+    );
+  }
+  const rm = r.redisMemory;
+  if (rm.start) {
+    out.push(
+      table(
+        ['Redis used_memory', 'MiB', 'keys'],
+        [
+          [
+            'start (engine ready, before the scenarios)',
+            fmt(rm.start.usedMemory / MiB, 2),
+            String(rm.start.keys),
+          ],
+          ...(rm.afterScenarios
+            ? [
+                [
+                  'after the scenarios (their jobs deleted, retention run)',
+                  fmt(rm.afterScenarios.usedMemory / MiB, 2),
+                  String(rm.afterScenarios.keys),
+                ],
+              ]
+            : []),
+          ...(rm.afterNodesDeleted
+            ? [
+                [
+                  "after deleting the bench's nodes too",
+                  fmt(rm.afterNodesDeleted.usedMemory / MiB, 2),
+                  String(rm.afterNodesDeleted.keys),
+                ],
+              ]
+            : []),
+          [
+            'peak (used_memory_peak)',
+            fmt((rm.afterNodesDeleted ?? rm.afterScenarios ?? rm.start).usedMemoryPeak / MiB, 2),
+            '',
+          ],
+        ],
+      ),
+      '',
+    );
+    if (rm.byClassAtEnd?.length) {
+      out.push("What remains under the engine's prefix at the end (MEMORY USAGE by key class):", '');
+      out.push(
+        table(
+          ['key class', 'keys', 'KiB', 'keys at start', 'KiB at start'],
+          rm.byClassAtEnd.slice(0, 15).map((c) => {
+            const s = rm.byClassAtStart?.find((x) => x.cls === c.cls);
+            return [
+              c.cls,
+              String(c.keys),
+              fmt(c.bytes / 1024, 1),
+              String(s?.keys ?? 0),
+              fmt((s?.bytes ?? 0) / 1024, 1),
+            ];
+          }),
+        ),
+        '',
+      );
+    }
+  }
+
+  out.push('## Resources', '');
+  out.push(
+    table(
+      ['process', 'peak RSS (VmHWM) MiB', 'CPU seconds (whole run)'],
+      Object.entries(r.resources.apps).map(([name, a]) => [
+        name,
+        a.peakRssMiB > 0 ? fmt(a.peakRssMiB, 1) : '–',
+        fmt(a.cpuSeconds, 1),
+      ]),
+    ),
+    '',
+  );
+  const scen = Object.entries(r.resources.cpuByScenario);
+  if (scen.length) {
+    const procs = [...new Set(scen.flatMap(([, v]) => Object.keys(v)))];
+    out.push('CPU seconds per scenario and process:', '');
+    out.push(
+      table(
+        ['scenario', ...procs],
+        scen.map(([s, v]) => [s, ...procs.map((p) => fmt(v[p], 1))]),
+      ),
+      '',
+    );
+  }
+  if (r.profile?.length) {
+    out.push('## CPU profile', '');
+    for (const p of r.profile) out.push(`### ${p.file}`, '', p.summary, '');
+  }
+  if (r.warnings.length) {
+    out.push('## Warnings', '', ...r.warnings.map((w) => `- ${w}`), '');
+  }
+  out.push('Every sample is in results.json; latency.png plots the distributions.', '');
+  return out.join('\n');
+}

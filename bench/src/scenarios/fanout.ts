@@ -1,0 +1,273 @@
+// Fan-out makespan: one DaemonJob over N nodes, apply -> Completed (seen on the watch), with the API
+// requests (the API server's apiserver_request_total and the scheduler's own counters), the Redis
+// commands and the CPU of every process between the apply and the moment the engine is idle again.
+import { QueueNames, RedisKeys } from '@reaper-flow/queue';
+import { Meter, type Snapshot } from '../meter';
+import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, quiesce } from '../ops';
+import { MiB } from '../proc';
+import { progress } from '../progress';
+import { counterIncrease, type PromSample, parseProm } from '../prom';
+import { callsIncrease, commandCalls, type RedisMemory, redisMemory, settledMemory } from '../redis-stats';
+import { type Summary, summarize } from '../stats';
+
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
+/** The objects a run consists of (leases, nodes and the faults ConfigMap are someone else's). */
+const RUN_RESOURCES = new Set(['reaperpods', 'pods', 'reaperdaemonjobs', 'events']);
+
+export interface ApiCount {
+  /** `VERB resource[/subresource]` */
+  readonly request: string;
+  readonly count: number;
+  readonly perNodeRun: number;
+}
+
+export interface FanoutResult {
+  readonly nodes: number;
+  /** apply (create request sent) -> Completed on the watch. */
+  readonly makespanMs: number;
+  readonly firstPodMs: number;
+  readonly lastPodMs: number;
+  readonly lastSucceededMs: number;
+  /** Every API request the API server counted between apply and idle, all clients. */
+  readonly api: ApiCount[];
+  readonly writesPerNodeRun: number;
+  readonly runObjectWritesPerNodeRun: number;
+  /** The scheduler's own requests (its reaper_kube_api_requests_total). */
+  readonly schedulerApi: ApiCount[];
+  readonly schedulerWritesPerNodeRun: number;
+  /** DaemonJob status writes of this run: API server count and the scheduler's counter. */
+  readonly djobStatusWrites: number;
+  readonly djobStatusWritesScheduler: number;
+  readonly redisCommands: { command: string; calls: number; perNodeRun: number }[];
+  readonly redisCommandsPerNodeRun: number;
+  /** Redis memory at idle after the run, and after its job and ReaperPods were deleted. */
+  readonly redisAfter: RedisMemory;
+  readonly redisAfterDelete: RedisMemory;
+  readonly cpuSeconds: Record<string, number>;
+  readonly schedulerPeakRssMiB: number;
+  readonly watcherPeakRssMiB: number;
+  readonly drained: boolean;
+  /**
+   * Where each node's time goes, from the bench's watches (ms): ReaperPod ADDED -> its Pod ADDED
+   * (the ReaperPod reconcile), Pod ADDED -> Pod Succeeded (the stand-in kubelet: sandbox and
+   * process), Pod Succeeded -> ReaperPod Succeeded (the status mirror); and the last ReaperPod
+   * Succeeded -> the job Completed.
+   */
+  readonly stages: {
+    readonly rpodToPod: Summary;
+    readonly podRun: Summary;
+    readonly mirror: Summary;
+    readonly lastSucceededToCompletedMs: number;
+  };
+  /**
+   * Set when the bench saw every ReaperPod Succeeded while the job was not Completed (checked every
+   * 5 s): node-runs still parked as delayed jobs, and when the first of them is due.
+   */
+  readonly stalled: { atMs: number; parked: number; nextDueInMs: number } | undefined;
+}
+
+/** Delayed jobs of djob-node-runs: how many, and when the next one is due (BullMQ score = ms * 0x1000). */
+async function parkedNodeRuns(ctx: Ctx, prefix: string): Promise<{ count: number; nextDueInMs: number }> {
+  const key = `${prefix}:${QueueNames.nodeRuns}:delayed`;
+  const count = await ctx.redis.zcard(key);
+  const first = await ctx.redis.zrange(key, 0, 0, 'WITHSCORES');
+  const due = first[1] ? Math.floor(Number(first[1]) / 0x1000) : Date.now();
+  return { count, nextDueInMs: due - Date.now() };
+}
+
+async function apiserverMetrics(ctx: Ctx): Promise<PromSample[]> {
+  return parseProm(await ctx.client.request<string>('GET', '/metrics', { raw: true }));
+}
+
+function labelsOf(key: string): string {
+  const [verb = '', resource = '', sub = ''] = key.split(' ');
+  return `${verb} ${resource}${sub ? `/${sub}` : ''}`;
+}
+
+/** Creates the fan-out pool once: node i gets `bench.reaper.io/fan-<size>=true` for each size > i. */
+export async function createFanoutNodes(ctx: Ctx, sizes: readonly number[]): Promise<void> {
+  const max = Math.max(...sizes);
+  progress.begin('fan-out', `adding ${max} nodes (16 at a time)`);
+  const t0 = performance.now();
+  await addNodes(ctx, 'fan', max, {
+    labels: (i) =>
+      Object.fromEntries(sizes.filter((s) => i < s).map((s) => [`bench.reaper.io/fan-${s}`, 'true'])),
+  });
+  progress.step(
+    `${max} nodes added in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for the world`,
+  );
+  // The engine reads nodes from the watcher's world: every pool node must be there, Ready, untainted.
+  const key = `${RedisKeys.world(ctx.engine.config.redis.prefix, 'Node')}:`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const all = await ctx.redis.hgetall(key);
+    const ready = Object.entries(all).filter(([name, json]) => {
+      if (!name.startsWith(`b${ctx.id}-fan-`)) return false;
+      const n = JSON.parse(json) as {
+        spec?: { taints?: { key: string }[] };
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      return (
+        n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+        !n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/not-ready')
+      );
+    }).length;
+    if (ready >= max) break;
+    if (Date.now() > deadline) throw new Error(`only ${ready}/${max} pool nodes in the world after 180 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await quiesce(ctx.redis, ctx.engine.config.redis.prefix, 120_000);
+}
+
+export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<FanoutResult> {
+  progress.begin('fan-out', `${size} nodes`);
+  const prefix = ctx.engine.config.redis.prefix;
+  await quiesce(ctx.redis, prefix, 120_000);
+  const job = `fan-${size}`;
+  const snap = async () => ({
+    api: await apiserverMetrics(ctx),
+    scheduler: await ctx.engine.scrape('scheduler'),
+    redis: await commandCalls(ctx.redis),
+    procs: meter.snapshot() as Snapshot,
+  });
+  const before = await snap();
+  const mark = ctx.rpods.events.length;
+  const podMark = ctx.pods.events.length;
+  const t0 = performance.now();
+  await applyJob(ctx, job, { nodeSelector: { [`bench.reaper.io/fan-${size}`]: 'true' } });
+  let stalled: FanoutResult['stalled'];
+  const ticker = setInterval(() => {
+    void (async () => {
+      const pods = ctx.rpods.live().filter((r) => r.p.job === job);
+      const ok = pods.filter((r) => r.p.phase === 'Succeeded').length;
+      let parked = '';
+      if (pods.length === size && ok === size) {
+        // Every pod is done but the job is not Completed: which node-runs still sleep, until when?
+        const p = await parkedNodeRuns(ctx, prefix);
+        stalled ??= { atMs: performance.now() - t0, parked: p.count, nextDueInMs: p.nextDueInMs };
+        parked = `; all Succeeded, ${p.count} node-run(s) still parked, next due in ${(p.nextDueInMs / 1000).toFixed(1)} s`;
+      }
+      progress.step(`${size} nodes: ${pods.length} ReaperPods, ${ok} Succeeded${parked}`);
+    })();
+  }, 5000);
+  let done: { t: number };
+  try {
+    done = await ctx.djobs.until(
+      () =>
+        firstEvent(ctx.djobs, (e) => e.name === job && e.p.phase === 'Completed' && e.p.readyNodes === size),
+      `${job} Completed on ${size} nodes`,
+      Math.max(180_000, size * 600),
+    );
+  } finally {
+    clearInterval(ticker);
+  }
+  const makespanMs = done.t - t0;
+  const events = ctx.rpods.events.slice(mark).filter((e) => e.p.job === job);
+  const added = events.filter((e) => e.type === 'ADDED').map((e) => e.t - t0);
+  const succeeded = events.filter((e) => e.p.phase === 'Succeeded').map((e) => e.t - t0);
+  const firstT = <P>(list: readonly { t: number; name: string; p: P }[], pred: (p: P) => boolean) => {
+    const m = new Map<string, number>();
+    for (const e of list) if (!m.has(e.name) && pred(e.p)) m.set(e.name, e.t);
+    return m;
+  };
+  const rpAdded = firstT(
+    events.filter((e) => e.type === 'ADDED'),
+    () => true,
+  );
+  const rpDone = firstT(events, (p) => p.phase === 'Succeeded');
+  const podEvents = ctx.pods.events.slice(podMark).filter((e) => rpAdded.has(e.name));
+  const podAdded = firstT(
+    podEvents.filter((e) => e.type === 'ADDED'),
+    () => true,
+  );
+  const podDone = firstT(podEvents, (p) => p.phase === 'Succeeded');
+  const diffs = (from: Map<string, number>, to: Map<string, number>) =>
+    [...from].flatMap(([name, t]) => {
+      const u = to.get(name);
+      return u === undefined ? [] : [u - t];
+    });
+  const stages = {
+    rpodToPod: summarize(diffs(rpAdded, podAdded)),
+    podRun: summarize(diffs(podAdded, podDone)),
+    mirror: summarize(diffs(podDone, rpDone)),
+    lastSucceededToCompletedMs: done.t - Math.max(...rpDone.values()),
+  };
+  progress.step(`${size} nodes Completed in ${makespanMs.toFixed(0)} ms; waiting for the engine to go idle`);
+  // Trailing work (status mirrors, the run parent, the last coalesced write) belongs to the run.
+  const drained = await quiesce(ctx.redis, prefix, 120_000);
+  const after = await snap();
+
+  const perRun = (n: number) => n / size;
+  const apiInc = counterIncrease(
+    before.api,
+    after.api,
+    'apiserver_request_total',
+    ['verb', 'resource', 'subresource'],
+    (l) => (l.resource ?? '') !== '',
+  );
+  const api: ApiCount[] = [...apiInc].map(([k, count]) => ({
+    request: labelsOf(k),
+    count,
+    perNodeRun: perRun(count),
+  }));
+  const isWrite = (k: string) => WRITE_VERBS.has(k.split(' ')[0] ?? '');
+  const writes = [...apiInc].filter(([k]) => isWrite(k)).reduce((n, [, c]) => n + c, 0);
+  const runWrites = [...apiInc]
+    .filter(([k]) => isWrite(k) && RUN_RESOURCES.has(k.split(' ')[1] ?? ''))
+    .reduce((n, [, c]) => n + c, 0);
+  const djobStatusWrites = [...apiInc]
+    .filter(([k]) => isWrite(k) && k.split(' ')[1] === 'reaperdaemonjobs' && k.split(' ')[2] === 'status')
+    .reduce((n, [, c]) => n + c, 0);
+  const schedInc = counterIncrease(before.scheduler, after.scheduler, 'reaper_kube_api_requests_total', [
+    'verb',
+    'resource',
+  ]);
+  const schedulerApi = [...schedInc].map(([k, count]) => ({
+    request: labelsOf(k),
+    count,
+    perNodeRun: perRun(count),
+  }));
+  const schedWrites = [...schedInc].filter(([k]) => isWrite(k)).reduce((n, [, c]) => n + c, 0);
+  const statusInc = counterIncrease(before.scheduler, after.scheduler, 'reaper_status_writes_total', [
+    'kind',
+  ]);
+  const redisInc = callsIncrease(before.redis, after.redis);
+  const redisTotal = [...redisInc].reduce((n, [, c]) => n + c, 0);
+  const procs = after.procs;
+  const redisAfter = await redisMemory(ctx.redis);
+  await deleteJobs(ctx, [job], 300_000);
+  await quiesce(ctx.redis, prefix, 120_000);
+  const redisAfterDelete = await settledMemory(ctx.redis, 15_000);
+  ctx.rpods.forgetEvents();
+  ctx.djobs.forgetEvents();
+  ctx.pods.forgetEvents();
+  const result: FanoutResult = {
+    nodes: size,
+    makespanMs,
+    firstPodMs: Math.min(...added),
+    lastPodMs: Math.max(...added),
+    lastSucceededMs: Math.max(...succeeded),
+    api,
+    writesPerNodeRun: perRun(writes),
+    runObjectWritesPerNodeRun: perRun(runWrites),
+    schedulerApi,
+    schedulerWritesPerNodeRun: perRun(schedWrites),
+    djobStatusWrites,
+    djobStatusWritesScheduler: statusInc.get('ReaperDaemonJob') ?? 0,
+    redisCommands: [...redisInc].map(([command, calls]) => ({ command, calls, perNodeRun: perRun(calls) })),
+    redisCommandsPerNodeRun: perRun(redisTotal),
+    redisAfter,
+    redisAfterDelete,
+    cpuSeconds: Meter.cpu(before.procs, after.procs),
+    schedulerPeakRssMiB: (procs.get('scheduler')?.peakRssBytes ?? 0) / MiB,
+    watcherPeakRssMiB: (procs.get('watcher')?.peakRssBytes ?? 0) / MiB,
+    drained,
+    stages,
+    stalled,
+  };
+  progress.step(
+    `${size} nodes: makespan ${makespanMs.toFixed(0)} ms, ${result.runObjectWritesPerNodeRun.toFixed(2)} run-object writes/node-run, ` +
+      `${djobStatusWrites} DaemonJob status writes, scheduler peak RSS ${result.schedulerPeakRssMiB.toFixed(0)} MiB`,
+  );
+  return result;
+}
