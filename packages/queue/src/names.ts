@@ -59,3 +59,10 @@ export const RedisKeys = {
   overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>
     `${prefix}:overlay-reset-requests:${namespace}/${overlay}`,
 } as const;
+
+/**
+ * Length of each BullMQ queue's own event stream. Those events only feed dashboards and
+ * QueueEvents listeners (reaper-flow's durable log is its own stream), so a short one keeps Redis
+ * memory flat; BullMQ's default is 10,000 entries per queue.
+ */
+export const QUEUE_EVENTS_MAX_LEN = 1000;

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { QueueNames } from './names';
+import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
 import type { RetentionOptions } from './reconcile-queue';
 
 /**
@@ -50,7 +50,11 @@ export class OverlayNodeQueues {
   queueFor(node: string): Queue {
     let q = this.queues.get(node);
     if (!q) {
-      q = new Queue(QueueNames.overlayNode(node), { connection: this.connection, prefix: this.opts.prefix });
+      q = new Queue(QueueNames.overlayNode(node), {
+        connection: this.connection,
+        prefix: this.opts.prefix,
+        streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } },
+      });
       // An 'error' event without a listener would crash the process; the failed add rejects anyway.
       q.on('error', (err) => this.opts.onError?.(err));
       this.queues.set(node, q);

@@ -1,7 +1,14 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { formatKey, type ObjectKey, parseKey, QueueNames, type ReconcileKind } from './names';
+import {
+  formatKey,
+  type ObjectKey,
+  parseKey,
+  QUEUE_EVENTS_MAX_LEN,
+  QueueNames,
+  type ReconcileKind,
+} from './names';
 
 /** What a reconcile asks for when it returns. */
 export interface ReconcileResult {
@@ -84,6 +91,7 @@ export class ReconcileQueue {
     this.queue = new Queue(this.name, {
       connection,
       prefix: opts.prefix,
+      streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } },
       defaultJobOptions: {
         removeOnComplete: opts.retention.removeOnComplete,
         removeOnFail: opts.retention.removeOnFail,

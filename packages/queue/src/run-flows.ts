@@ -1,7 +1,7 @@
 import { FlowProducer, type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { QueueNames } from './names';
+import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
 import type { RetentionOptions } from './reconcile-queue';
 
 /** One node's part of a DaemonJob run: a step machine kept in job.data so a retry resumes. */
@@ -70,8 +70,9 @@ export class RunFlows {
     private readonly opts: RunFlowOptions,
   ) {
     this.flows = new FlowProducer({ connection, prefix: opts.prefix });
-    this.nodeRuns = new Queue(QueueNames.nodeRuns, { connection, prefix: opts.prefix });
-    this.runs = new Queue(QueueNames.runs, { connection, prefix: opts.prefix });
+    const streams = { events: { maxLen: QUEUE_EVENTS_MAX_LEN } };
+    this.nodeRuns = new Queue(QueueNames.nodeRuns, { connection, prefix: opts.prefix, streams });
+    this.runs = new Queue(QueueNames.runs, { connection, prefix: opts.prefix, streams });
   }
 
   /** Adds the flow of one run (idempotent by run id). */
@@ -122,15 +123,15 @@ export class RunFlows {
    * that race, and no watchdog delay is paid for it.
    */
   async wake(namespace: string, job: string, runId: string, node: string): Promise<boolean> {
-    const connection = this.connection;
-    await connection.set(this.wakeKey(namespace, job, runId, node), '1', 'EX', 3600);
     const found: Job | undefined = await this.nodeRuns.getJob(nodeRunJobId(namespace, job, runId, node));
-    if (!found) return false;
+    if (!found || found.finishedOn) return false;
+    // The flag first, then the promote: a node-run that parks between the two still finds the flag.
+    await this.connection.set(this.wakeKey(namespace, job, runId, node), '1', 'EX', 600);
     try {
       await found.promote();
       return true;
     } catch {
-      return false;
+      return false; // not delayed: it is running and reads the flag when it parks
     }
   }
 

@@ -218,7 +218,16 @@ export async function reconcileDaemonJob(
     lastWrittenPhase = status.phase;
   }
 
-  // 7. Clear the intents done. Losing this race only means the next reconcile redoes them.
+  // 7. Clear the intents done. Losing this race only means the next reconcile redoes them. Nothing
+  // to clear and no status written: the first save already holds everything (no second write of a
+  // state that is large on big clusters).
+  const intentsDone =
+    intents.pendingFlows.length > 0 ||
+    intents.pendingDeletes.length > 0 ||
+    (intents.leftNodePods?.length ?? 0) > 0;
+  if (!intentsDone && write.kind !== 'write') {
+    return write.kind === 'defer' ? { requeueAfterMs: write.afterMs } : undefined;
+  }
   const done: EngineState = {
     domain,
     pendingFlows: [],
