@@ -3,6 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { KubeClient, Resources } from '@reaper-flow/k8s';
 import { addNode, rebootNode, removeNode, setNodeFault } from '@reaper-flow/local-cluster';
+import { createRedis, QueueNames } from '@reaper-flow/queue';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestNamespace, waitFor } from './harness/index';
 import { type RunningApps, startApps } from './support/apps';
@@ -47,10 +50,12 @@ describe('ReaperDaemonJob engine', () => {
   const ns = useTestNamespace('djob');
   let apps: RunningApps;
   let client: KubeClient;
+  let redis: Redis;
 
   beforeAll(async () => {
     const env = testEnv();
     client = await KubeClient.create({ kubeconfigPath: env.kubeconfigPath });
+    redis = createRedis({ url: env.redisUrl }, 'producer');
     for (const [i, name] of nodeNames.entries()) {
       await addNode(client, {
         name,
@@ -74,6 +79,7 @@ describe('ReaperDaemonJob engine', () => {
     await apps?.stop();
     for (const name of nodeNames) await removeNode(client, name);
     client?.close();
+    redis?.disconnect();
   }, 60_000);
 
   const selector = (extra: Record<string, string> = {}) => ({ [GROUP_LABEL]: suite, ...extra });
@@ -432,5 +438,32 @@ describe('ReaperDaemonJob engine', () => {
       },
       { description: `${extra} leaves the targets and its ReaperPod is deleted` },
     );
+  });
+
+  it('deleting a DaemonJob removes its pending work and, by garbage collection, its ReaperPods', {
+    timeout: 60_000,
+  }, async () => {
+    await apply('doomed-job', {
+      command: ['/bin/sh', '-c', 'sleep 30'],
+      nodeSelector: selector({ role: 'compute' }),
+    });
+    await waitFor(async () => (await getJob('doomed-job'))?.status?.phase === 'Running', {
+      description: 'doomed-job Running',
+    });
+    const nodeRuns = new Queue(QueueNames.nodeRuns, { connection: redis, prefix: ns.queuePrefix });
+    const pendingOfJob = async () =>
+      (await nodeRuns.getJobs(['delayed', 'waiting', 'active', 'waiting-children'])).filter(
+        (j) => (j.data as { job?: string }).job === 'doomed-job',
+      ).length;
+    expect(await pendingOfJob()).toBe(3);
+    await client.delete(Resources.reaperDaemonJobs, 'doomed-job', { namespace: ns.namespace });
+    await waitFor(
+      async () => (await pendingOfJob()) === 0 && (await listReaperPods('doomed-job')).length === 0,
+      {
+        description: 'doomed-job node-runs removed and its ReaperPods garbage-collected',
+        timeoutMs: 45_000,
+      },
+    );
+    await nodeRuns.close();
   });
 });

@@ -179,6 +179,15 @@ function done(
   return { keys: unique, overlayResets, wakes };
 }
 
+/**
+ * Whether a Node change can change what is derived from the set of Nodes (targets): anything but a
+ * SYNC or an update that changed nothing but resourceVersion (a status heartbeat).
+ */
+export function nodeChanged(change: WatchedChange): boolean {
+  if (change.kind !== 'Node' || change.type === 'SYNC') return false;
+  return !(change.type === 'MODIFIED' && sameButVersion(change.object, change.oldObject));
+}
+
 /** true when two objects differ in metadata.resourceVersion at most. */
 function sameButVersion(a: unknown, b: unknown): boolean {
   if (b === undefined) return false;

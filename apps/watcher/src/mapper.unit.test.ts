@@ -1,6 +1,6 @@
 import { formatKey } from '@reaper-flow/queue';
 import { describe, expect, it } from 'vitest';
-import { type MapperCaches, mapChange, type WatchedChange } from './mapper';
+import { type MapperCaches, mapChange, nodeChanged, type WatchedChange } from './mapper';
 import { projectNode } from './projection';
 
 const meta = (name: string, extra: Record<string, unknown> = {}, namespace = 'ns') => ({
@@ -189,6 +189,29 @@ describe('mapChange', () => {
     const before = node('node-1', 'True', 'h1', '1');
     const after = node('node-1', 'True', 'h2', '2');
     expect(keysOf({ kind: 'Node', type: 'MODIFIED', object: after, oldObject: before }, caches)).toEqual([]);
+  });
+
+  it('only a Node change that can move targets bumps the Node revision', () => {
+    const before = node('node-1', 'True', 'h1', '1');
+    expect(
+      nodeChanged({
+        kind: 'Node',
+        type: 'MODIFIED',
+        object: node('node-1', 'True', 'h2', '2'),
+        oldObject: before,
+      }),
+    ).toBe(false);
+    expect(
+      nodeChanged({
+        kind: 'Node',
+        type: 'MODIFIED',
+        object: node('node-1', 'False', 'h2', '2'),
+        oldObject: before,
+      }),
+    ).toBe(true);
+    expect(nodeChanged({ kind: 'Node', type: 'ADDED', object: before })).toBe(true);
+    expect(nodeChanged({ kind: 'Node', type: 'SYNC', object: before })).toBe(false);
+    expect(nodeChanged({ kind: 'ReaperPod', type: 'ADDED', object: rpod('p') })).toBe(false);
   });
 
   it('a SYNC enqueues the object itself only', () => {

@@ -17,7 +17,7 @@ import {
 import type { Logger, Metrics } from '@reaper-flow/runtime';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { type MapperCaches, mapChange, type WatchedKind } from './mapper';
+import { type MapperCaches, mapChange, nodeChanged, type WatchedKind } from './mapper';
 import { type StoredObject, toStoredObject } from './projection';
 
 /** Label the scheduler puts on the Pods it creates for ReaperPods. */
@@ -126,7 +126,9 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     // a list diff or resync the version reached before stays. (On a first start there is none yet and
     // the object's version is written: harmless, as every start lists first.)
     const checkpoint = ctx.source === 'watch' ? undefined : ctx.resourceVersion;
-    await deps.world.apply(record, change.type === 'DELETED' ? undefined : change.object, checkpoint);
+    await deps.world.apply(record, change.type === 'DELETED' ? undefined : change.object, checkpoint, {
+      bumpRevision: nodeChanged({ kind, ...change }),
+    });
     const mapping = mapChange({ kind, ...change }, caches);
     for (const reset of mapping.overlayResets) {
       await deps.redis.sadd(

@@ -40,17 +40,28 @@ export class WorldStore {
     return `${RedisKeys.world(this.prefix, kind)}:${namespace}`;
   }
 
+  // '#' cannot appear in a namespace name, so these never collide with a namespace's hash.
   private namespacesKey(kind: string): string {
-    return `${RedisKeys.world(this.prefix, kind)}:namespaces`;
+    return `${RedisKeys.world(this.prefix, kind)}:#namespaces`;
   }
 
-  /** Records a change: object upserted or deleted, event appended, watch resourceVersion saved. */
+  private revisionKey(kind: string): string {
+    return `${RedisKeys.world(this.prefix, kind)}:#rev`;
+  }
+
+  /**
+   * Records a change: object upserted or deleted, event appended, watch resourceVersion saved; with
+   * `bumpRevision`, the kind's revision counter moves too (readers that derive something from all
+   * objects of the kind, like a DaemonJob's target nodes, skip the work while it stands still).
+   */
   async apply(
     record: WatchRecord,
     object: StoredObject | undefined,
     listResourceVersion?: string,
+    opts: { bumpRevision?: boolean } = {},
   ): Promise<void> {
     const tx = this.redis.multi();
+    if (opts.bumpRevision) tx.incr(this.revisionKey(record.kind));
     const hash = this.hash(record.kind, record.namespace);
     if (record.type === 'DELETED') tx.hdel(hash, record.name);
     else if (object) {
@@ -79,6 +90,11 @@ export class WorldStore {
     const rv = listResourceVersion ?? record.resourceVersion;
     if (rv) tx.hset(RedisKeys.watchState(this.prefix, record.kind), 'resourceVersion', rv);
     await tx.exec();
+  }
+
+  /** The kind's revision counter (see `apply`); '0' before any bump. */
+  async revision(kind: string): Promise<string> {
+    return (await this.redis.get(this.revisionKey(kind))) ?? '0';
   }
 
   /** Saves the resourceVersion a watch has reached (bookmarks, end of a list). */

@@ -20,6 +20,11 @@ export interface EngineState {
   readonly pendingDeletes: readonly string[];
   /** ReaperPods of nodes that left the targets, to delete whatever their state. */
   readonly leftNodePods?: readonly string[];
+  /**
+   * The Node revision and spec generation the targets were last observed at: while both stand
+   * still the targets cannot have changed, and the reconcile skips reading every Node.
+   */
+  readonly targetsSeenAt?: { readonly nodesRevision: string; readonly generation: number };
   /** Last status phase written, to write phase changes at once (coalescing only the rest). */
   readonly lastWrittenPhase?: string;
 }

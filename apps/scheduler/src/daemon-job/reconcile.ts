@@ -128,13 +128,21 @@ export async function reconcileDaemonJob(
       at,
     ),
   );
-  const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
-  const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
-  const targets = targetNodes(spec, nodes).map((n) => {
-    const bootId = bootIds.get(n);
-    return bootId ? { name: n, bootId } : { name: n };
-  });
-  apply({ type: 'ObserveTargets', nodes: targets, at });
+  // Targets: read every Node only when a Node or the spec changed since the last look (the
+  // watcher bumps the Node revision on every relevant Node change, before it enqueues this key).
+  const generation = job.metadata.generation ?? 1;
+  const nodesRevision = await ctx.world.revision('Node');
+  const seen = previous.targetsSeenAt;
+  if (!seen || seen.nodesRevision !== nodesRevision || seen.generation !== generation) {
+    const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
+    const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
+    const targets = targetNodes(spec, nodes).map((n) => {
+      const bootId = bootIds.get(n);
+      return bootId ? { name: n, bootId } : { name: n };
+    });
+    apply({ type: 'ObserveTargets', nodes: targets, at });
+  }
+  const targetsSeenAt = { nodesRevision, generation };
   const jobs = await ctx.world.list<StoredJobForGraph>('ReaperDaemonJob', namespace);
   const graph = createAfterGraph(jobs.map(toAfterJob));
   apply({ type: 'ObserveDependencies', block: graph.blockReason(name), at });
@@ -162,6 +170,7 @@ export async function reconcileDaemonJob(
     pendingFlows: [...previous.pendingFlows, ...newFlows],
     pendingDeletes: pendingDeletes.map(formatRunPodRef),
     leftNodePods: [...(previous.leftNodePods ?? []), ...leftNodes],
+    targetsSeenAt,
     ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
   };
   const meta = {
@@ -233,6 +242,7 @@ export async function reconcileDaemonJob(
     pendingFlows: [],
     pendingDeletes: [],
     leftNodePods: [],
+    targetsSeenAt,
     ...(lastWrittenPhase ? { lastWrittenPhase } : {}),
   };
   await store.save(
