@@ -37,7 +37,7 @@ if ! flock -n 9; then
 fi
 
 log "building Kubernetes $k8s_version and etcd $etcd_version into $out"
-log "first build on a cold machine takes 15-30 minutes on 2 cores (module download + compile); later runs reuse the cache"
+log "the first build takes about 5 minutes on 2 cores (module download + compile); later runs reuse the cache"
 
 ldflags_k8s="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$k8s_version" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
 
