@@ -60,11 +60,13 @@ const nsOf = (f: WatchedFields) => f.metadata.namespace ?? '';
 
 /**
  * Which reconcile keys a change concerns (queues carry keys, never the change itself):
- * - ReaperPod: itself and its owning ReaperDaemonJob; when deleted with an overlay on a node, also
- *   a reset request for that node and the overlay (its resetPolicy decides whether to reset);
+ * - ReaperPod: itself and its owning ReaperDaemonJob (not for a status-only change: the scheduler
+ *   wrote it); its overlay; the wake of its node-run; when deleted with an overlay on a node, also
+ *   a reset request for that node (the overlay's resetPolicy decides whether to reset);
  * - Pod: its owning ReaperPod;
  * - ReaperOverlay: itself and every ReaperPod of its namespace that names it;
- * - ReaperDaemonJob: itself and every job of its namespace that lists it in spec.after;
+ * - ReaperDaemonJob: itself (not for a status-only change) and every job of its namespace that
+ *   lists it in spec.after;
  * - Node: every ReaperDaemonJob and ReaperOverlay, unless nothing but resourceVersion changed
  *   (a status heartbeat);
  * - SYNC: the object's own key only (a Pod's or Node's SYNC: nothing, their dependants resync
@@ -82,8 +84,12 @@ export function mapChange(change: WatchedChange, caches: MapperCaches): Mapping 
   }
   switch (change.kind) {
     case 'ReaperPod': {
-      const keys = [key('ReaperPod', ns, name)];
-      for (const f of [fields, old]) {
+      // A status-only change was written by the scheduler itself: reconciling the ReaperPod (or its
+      // DaemonJob, which hears of its node-runs through their own reports) again would change
+      // nothing. The wake of its node-run and the overlay still need it.
+      const statusOnly = change.type === 'MODIFIED' && onlyStatusChanged(change.object, change.oldObject);
+      const keys = statusOnly ? [] : [key('ReaperPod', ns, name)];
+      for (const f of statusOnly ? [] : [fields, old]) {
         const owner = f && ownerOfKind(f, 'ReaperDaemonJob');
         if (owner) keys.push(key('ReaperDaemonJob', ns, owner.name));
       }
@@ -112,7 +118,9 @@ export function mapChange(change: WatchedChange, caches: MapperCaches): Mapping 
       return done(keys);
     }
     case 'ReaperDaemonJob': {
-      const keys = [key('ReaperDaemonJob', ns, name)];
+      // Its status is written by its own reconcile: only the jobs waiting on it need to hear of it.
+      const statusOnly = change.type === 'MODIFIED' && onlyStatusChanged(change.object, change.oldObject);
+      const keys = statusOnly ? [] : [key('ReaperDaemonJob', ns, name)];
       for (const job of caches.reaperDaemonJobs) {
         const f = watchedFields(job);
         if (f && nsOf(f) === ns && f.spec?.after?.includes(name)) {
@@ -186,6 +194,20 @@ function done(
 export function nodeChanged(change: WatchedChange): boolean {
   if (change.kind !== 'Node' || change.type === 'SYNC') return false;
   return !(change.type === 'MODIFIED' && sameButVersion(change.object, change.oldObject));
+}
+
+/**
+ * true when two versions of an object differ in status (and resourceVersion) only: the change a
+ * controller makes with its own status write (kube's GenerationChangedPredicate, plus metadata).
+ */
+export function onlyStatusChanged(a: unknown, b: unknown): boolean {
+  if (b === undefined) return false;
+  const strip = (o: unknown) => {
+    const { status: _status, ...obj } = o as { status?: unknown; metadata?: Record<string, unknown> };
+    const { resourceVersion: _rv, managedFields: _mf, ...metadata } = obj.metadata ?? {};
+    return { ...obj, metadata };
+  };
+  return isDeepStrictEqual(strip(a), strip(b));
 }
 
 /** true when two objects differ in metadata.resourceVersion at most. */

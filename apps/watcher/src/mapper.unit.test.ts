@@ -191,6 +191,47 @@ describe('mapChange', () => {
     expect(keysOf({ kind: 'Node', type: 'MODIFIED', object: after, oldObject: before }, caches)).toEqual([]);
   });
 
+  it('a status-only change of a ReaperPod does not reconcile it or its DaemonJob again, but still wakes', () => {
+    const base = rpod(
+      'job-n1',
+      { nodeName: 'n1', overlayName: 'ovl' },
+      { ownerReferences: [owner('ReaperDaemonJob', 'job')], annotations: { 'reaper.io/run-id': 'r1' } },
+    );
+    const before = { ...base, status: { phase: 'Running' } };
+    const after = {
+      ...base,
+      metadata: { ...base.metadata, resourceVersion: '2' },
+      status: { phase: 'Succeeded' },
+    };
+    const mapping = mapChange(
+      { kind: 'ReaperPod', type: 'MODIFIED', object: after, oldObject: before },
+      noCaches,
+    );
+    expect(mapping.keys.map(formatKey)).toEqual(['ReaperOverlay/ns/ovl']);
+    expect(mapping.wakes).toEqual([{ namespace: 'ns', job: 'job', runId: 'r1', node: 'n1' }]);
+    // A metadata change (here a label) is not status-only.
+    const relabelled = { ...after, metadata: { ...after.metadata, labels: { x: 'y' } } };
+    expect(
+      mapChange(
+        { kind: 'ReaperPod', type: 'MODIFIED', object: relabelled, oldObject: before },
+        noCaches,
+      ).keys.map(formatKey),
+    ).toEqual(['ReaperPod/ns/job-n1', 'ReaperDaemonJob/ns/job', 'ReaperOverlay/ns/ovl']);
+  });
+
+  it('a status-only change of a DaemonJob reconciles its dependents only', () => {
+    const caches: MapperCaches = { ...noCaches, reaperDaemonJobs: [djob('a'), djob('b', ['a'])] };
+    const before = { ...djob('a'), status: { phase: 'Running' } };
+    const after = {
+      ...djob('a'),
+      metadata: { ...djob('a').metadata, resourceVersion: '2' },
+      status: { phase: 'Completed' },
+    };
+    expect(
+      keysOf({ kind: 'ReaperDaemonJob', type: 'MODIFIED', object: after, oldObject: before }, caches),
+    ).toEqual(['ReaperDaemonJob/ns/b']);
+  });
+
   it('only a Node change that can move targets bumps the Node revision', () => {
     const before = node('node-1', 'True', 'h1', '1');
     expect(
