@@ -4,10 +4,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeClient } from '@reaper-flow/k8s';
+import type { KubeClient } from '@reaper-flow/k8s';
 import { removeDir } from '@reaper-flow/local-cluster';
 import { type NodeAgent, startNodeAgent } from '@reaper-flow/node-agent';
-import { type Config, createLogger, createMetrics, loadConfig, type Metrics } from '@reaper-flow/runtime';
+import {
+  type Config,
+  createAppKubeClient,
+  createLogger,
+  createMetrics,
+  loadConfig,
+} from '@reaper-flow/runtime';
 import { type Scheduler, startScheduler } from '@reaper-flow/scheduler';
 import { startWatcher, type Watcher } from '@reaper-flow/watcher';
 import { waitFor } from '../harness/index';
@@ -50,15 +56,6 @@ function leaseNameFor(prefix: string): string {
   return `rf-watcher-${cleaned}`.slice(0, 63).replace(/-+$/, '');
 }
 
-/** A KubeClient of one app, counting its requests like the real entry points do. */
-function kubeFor(kubeconfigPath: string, app: string, metrics: Metrics): Promise<KubeClient> {
-  return KubeClient.create({
-    kubeconfigPath,
-    userAgent: `reaper-flow-${app}-test`,
-    onRequest: (m) => metrics.apiRequests.inc({ verb: m.verb, resource: m.resource, code: String(m.code) }),
-  });
-}
-
 /**
  * Starts the watcher, the scheduler and one node agent per node in this process, and resolves once
  * the watcher leads with synced informers, the scheduler's workers run and every agent is ready.
@@ -99,7 +96,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
 
   async function addAgent(node: string): Promise<void> {
     if (agents.has(node)) return;
-    const kube = await kubeFor(opts.kubeconfigPath, 'node-agent', agentMetrics);
+    const kube = await createAppKubeClient(config, agentMetrics, 'reaper-flow-node-agent-test');
     const agent = await startNodeAgent({
       config,
       kube,
@@ -125,7 +122,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
 
   try {
     const watcherMetrics = createMetrics('watcher');
-    const watcherKube = await kubeFor(opts.kubeconfigPath, 'watcher', watcherMetrics);
+    const watcherKube = await createAppKubeClient(config, watcherMetrics, 'reaper-flow-watcher-test');
     clients.push(watcherKube);
     const watcher = await startWatcher({
       config,
@@ -137,7 +134,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
     stops.push(() => watcher.stop());
 
     const schedulerMetrics = createMetrics('scheduler');
-    const schedulerKube = await kubeFor(opts.kubeconfigPath, 'scheduler', schedulerMetrics);
+    const schedulerKube = await createAppKubeClient(config, schedulerMetrics, 'reaper-flow-scheduler-test');
     clients.push(schedulerKube);
     const scheduler = await startScheduler({
       config,

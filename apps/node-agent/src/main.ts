@@ -1,5 +1,11 @@
-import { KubeClient } from '@reaper-flow/k8s';
-import { type Config, createLogger, createMetrics, loadConfig, startOpsServer } from '@reaper-flow/runtime';
+import {
+  type Config,
+  createAppKubeClient,
+  createLogger,
+  createMetrics,
+  loadConfig,
+  startOpsServer,
+} from '@reaper-flow/runtime';
 import { type NodeAgent, startNodeAgent } from './agent';
 
 // Entry of the node agent (one per node, a DaemonSet with hostPID and the host's state dir):
@@ -22,16 +28,7 @@ if (!nodeName) {
 }
 const logger = createLogger('node-agent', config.log.level).child({ nodeName });
 const metrics = createMetrics('node-agent');
-const kube = await KubeClient.create({
-  kubeconfigPath: config.kubernetes.kubeconfig,
-  maxSockets: config.kubernetes.maxSockets,
-  requestTimeoutMs: config.kubernetes.requestTimeoutMs,
-  userAgent: `reaper-node-agent/${nodeName}`,
-  onRequest: (m) => {
-    metrics.apiRequests.inc({ verb: m.verb, resource: m.resource, code: String(m.code) });
-    metrics.apiRequestDuration.observe({ verb: m.verb, resource: m.resource }, m.durationMs / 1000);
-  },
-});
+const kube = await createAppKubeClient(config, metrics, `reaper-node-agent/${nodeName}`);
 // The ops server comes first: /livez answers while the agent waits for Redis at start-up.
 let agent: NodeAgent | undefined;
 const ops = await startOpsServer({

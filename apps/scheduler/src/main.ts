@@ -1,8 +1,8 @@
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
-import { KubeClient } from '@reaper-flow/k8s';
 import { createRedis, WorldStore } from '@reaper-flow/queue';
 import {
   applyReloadable,
+  createAppKubeClient,
   createLogger,
   createMetrics,
   loadConfig,
@@ -19,16 +19,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 const config = loadConfig();
 const logger = createLogger('scheduler', config.log.level);
 const metrics = createMetrics('scheduler');
-const kube = await KubeClient.create({
-  kubeconfigPath: config.kubernetes.kubeconfig,
-  maxSockets: config.kubernetes.maxSockets,
-  requestTimeoutMs: config.kubernetes.requestTimeoutMs,
-  userAgent: 'reaper-flow-scheduler',
-  onRequest: (m) => {
-    metrics.apiRequests.inc({ verb: m.verb, resource: m.resource, code: String(m.code) });
-    metrics.apiRequestDuration.observe({ verb: m.verb, resource: m.resource }, m.durationMs / 1000);
-  },
-});
+const kube = await createAppKubeClient(config, metrics, 'reaper-flow-scheduler');
 const scheduler = await startScheduler({ config, kube, logger, metrics });
 
 // Bull Board. Without dashboard.password/token it refuses to start, and so does the scheduler:

@@ -1,6 +1,11 @@
 import { hostname } from 'node:os';
-import { KubeClient } from '@reaper-flow/k8s';
-import { createLogger, createMetrics, loadConfig, startOpsServer } from '@reaper-flow/runtime';
+import {
+  createAppKubeClient,
+  createLogger,
+  createMetrics,
+  loadConfig,
+  startOpsServer,
+} from '@reaper-flow/runtime';
 import { startWatcher } from './watcher';
 
 // Entry point: read config, build dependencies, start, stop on SIGTERM/SIGINT.
@@ -10,16 +15,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const config = loadConfig();
 const logger = createLogger('watcher', config.log.level);
 const metrics = createMetrics('watcher');
-const kube = await KubeClient.create({
-  kubeconfigPath: config.kubernetes.kubeconfig,
-  maxSockets: config.kubernetes.maxSockets,
-  requestTimeoutMs: config.kubernetes.requestTimeoutMs,
-  userAgent: 'reaper-flow-watcher',
-  onRequest: (m) => {
-    metrics.apiRequests.inc({ verb: m.verb, resource: m.resource, code: String(m.code) });
-    metrics.apiRequestDuration.observe({ verb: m.verb, resource: m.resource }, m.durationMs / 1000);
-  },
-});
+const kube = await createAppKubeClient(config, metrics, 'reaper-flow-watcher');
 // The pod name survives a container restart, so a restarted leader takes its lease back at once;
 // outside a pod, hostname and pid keep two local processes apart.
 const identity = process.env.POD_NAME ?? `${hostname()}_${process.pid}`;

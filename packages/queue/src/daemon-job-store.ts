@@ -166,7 +166,7 @@ export class DaemonJobStore {
   /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
   async forget(namespace: string, name: string, keepLogSeconds: number): Promise<void> {
     const k = this.keys(namespace, name);
-    const slots = `${this.prefix}:djob:${namespace}/${name}:slots`; // see RunSlots
+    const slots = RedisKeys.djobSlots(this.prefix, namespace, name);
     await this.redis
       .multi()
       .del(k.snapshot, k.inbox, k.version, k.runs, `${slots}:holders`, `${slots}:waiters`)

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { RedisKeys } from './names';
 
 // KEYS: holders (zset), waiters (zset). ARGV: member, max, now.
 // Holds a slot if one is free (or already held); otherwise joins the waiters, oldest first.
@@ -35,7 +36,7 @@ export class RunSlots {
   ) {}
 
   private keys(namespace: string, job: string): [string, string] {
-    const base = `${this.prefix}:djob:${namespace}/${job}:slots`;
+    const base = RedisKeys.djobSlots(this.prefix, namespace, job);
     return [`${base}:holders`, `${base}:waiters`];
   }
 

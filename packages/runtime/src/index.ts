@@ -1,5 +1,6 @@
 export * from './config';
 export * from './config-schema';
+export * from './kube-client';
 export * from './logger';
 export * from './metrics';
 export * from './ops-server';

@@ -1,4 +1,5 @@
 import { type DaemonJobState, initialState } from '@reaper-flow/domain';
+import type { RunPodRef } from './reaper-pods';
 
 /** A run whose flow must exist in BullMQ: recorded before the flow is added, cleared after. */
 export interface PendingFlow {
@@ -17,7 +18,7 @@ export interface EngineState {
   readonly domain: DaemonJobState;
   readonly pendingFlows: readonly PendingFlow[];
   /** ReaperPods to delete (replaced, cancelled, stale): same crash-safety as pendingFlows. */
-  readonly pendingDeletes: readonly string[];
+  readonly pendingDeletes: readonly RunPodRef[];
   /** ReaperPods of nodes that left the targets, to delete whatever their state. */
   readonly leftNodePods?: readonly string[];
   /**

@@ -98,7 +98,7 @@ export async function reconcileDaemonJob(
 
   // 1. What node-run workers reported since the last save.
   let inboxCursor = snapshot?.inboxCursor ?? '0-0';
-  const pendingDeletes: RunPodRef[] = [...previous.pendingDeletes.map(parseRunPodRef)];
+  const pendingDeletes: RunPodRef[] = [...previous.pendingDeletes];
   for (const entry of await store.readInbox(namespace, name, inboxCursor)) {
     inboxCursor = entry.id;
     const command = inboxCommand(entry.command);
@@ -168,7 +168,7 @@ export async function reconcileDaemonJob(
   const intents: EngineState = {
     domain,
     pendingFlows: [...previous.pendingFlows, ...newFlows],
-    pendingDeletes: pendingDeletes.map(formatRunPodRef),
+    pendingDeletes,
     leftNodePods: [...(previous.leftNodePods ?? []), ...leftNodes],
     targetsSeenAt,
     ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
@@ -266,14 +266,6 @@ function runIndexChanges(before: DaemonJobState, after: DaemonJobState): RunInde
     if (state.runId && !after.nodes[node]?.runId) del.push(node);
   }
   return { set, del };
-}
-
-function formatRunPodRef(ref: RunPodRef): string {
-  return JSON.stringify(ref);
-}
-
-function parseRunPodRef(text: string): RunPodRef {
-  return JSON.parse(text) as RunPodRef;
 }
 
 /** The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). */

@@ -1,25 +1,21 @@
 /**
- * The ReaperDaemonJob decider. How the scheduler drives it (all pure; time, ids and randomness are
- * passed in):
+ * The ReaperDaemonJob decider. How the scheduler drives it (apps/scheduler/src/daemon-job; all pure
+ * here: time, ids and randomness are passed in):
  *
- * Reconcile (level-triggered, key `ReaperDaemonJob/<ns>/<name>`), with `state` = snapshot + fold of
- * the job's event log:
- *   1. decide `toObserveSpec(spec, now)`;
- *   2. decide `ObserveTargets{nodes: targetNodes(spec, nodes) with bootIds}` (cancelled runs name
- *      the ReaperPods to delete);
- *   3. decide `ObserveDependencies{block: createAfterGraph(jobsOfNamespace).blockReason(name)}`;
- *   4. for each `planTriggers(state, {triggerValue: annotation})`: decide
- *      `toTriggerRun(plan, newRunId, now)` (replaced runs name the ReaperPods to delete);
- *   5. for each `runningAttempts(state)`: if its ReaperPod (same run id and attempt annotations)
- *      finished, decide `FinishNodeRun` (retryAt = now + retryDelayMs(retryCount + 1, policy,
- *      random)); a vanished ReaperPod is a failure;
- *   6. enqueue `dueAttempts(state)` with job id `<job uid>/<runId>/<node>/<attempt>` and delay
- *      `notBefore - now`; delete owned ReaperPods that no running attempt accounts for;
- *   7. append the decided events (each decision's events in one atomic append), record
- *      `kubeEventsFor(events)`, write `toStatus(state)`; when the phase became Completed, enqueue
- *      the reconcile of `graph.readyToStart(name)`.
- * Node-run job `{runId, node, attempt}`: create (or adopt) the ReaperPod, decide `StartNodeRun`;
- * `stale` -> delete the ReaperPod, `duplicate` -> nothing to do, `rejected` -> retry later.
+ * Reconcile (level-triggered, key `ReaperDaemonJob/<ns>/<name>`, the only writer of the state):
+ *   1. decide the StartNodeRun / FinishNodeRun commands node-run workers left in the job's inbox
+ *      (a `stale` StartNodeRun: the ReaperPod made for it is deleted);
+ *   2. decide `toObserveSpec(spec, now)`, `ObserveTargets{targetNodes(spec, nodes) with bootIds}`
+ *      (cancelled runs name the ReaperPods to delete) and
+ *      `ObserveDependencies{createAfterGraph(jobsOfNamespace).blockReason(name)}`;
+ *   3. for each `planTriggers(state, {triggerValue: annotation})`: decide
+ *      `toTriggerRun(plan, newRunId, now)`; the nodes it queues become one run flow;
+ *   4. save the state with the decided events, then act: add run flows, delete ReaperPods, record
+ *      `kubeEventsFor(events)`, write `toStatus(state)` (coalesced).
+ * Node-run worker (one BullMQ child per run and node): creates the attempt's ReaperPod and reports
+ * StartNodeRun; when it ends, reports FinishNodeRun (with `retryAt` from `retryDelayMs` when a
+ * retry follows) and runs the next attempt itself after the backoff. Repeated reports are
+ * `duplicate` (no events); reports of a replaced run or older attempt are `stale`.
  */
 export { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff';
 export {
@@ -39,7 +35,6 @@ export { blockMessage, blockReasonName } from './dependency-block';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
 export { type KubeEventView, kubeEventsFor } from './kube-events';
-export { type DueAttempt, dueAttempts, type RunningAttempt, runningAttempts } from './node-run-work';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
 export {
