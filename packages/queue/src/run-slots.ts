@@ -54,6 +54,12 @@ export class RunSlots {
     return typeof next === 'string' ? next : undefined;
   }
 
+  /** The members holding a slot now (at most the job's maxNodesInFlight). */
+  async holders(namespace: string, job: string): Promise<string[]> {
+    const [holders] = this.keys(namespace, job);
+    return this.redis.zrange(holders, 0, -1);
+  }
+
   /** Drops the semaphore of a deleted job. */
   async forget(namespace: string, job: string): Promise<void> {
     await this.redis.del(...this.keys(namespace, job));

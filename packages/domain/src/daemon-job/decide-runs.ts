@@ -1,4 +1,4 @@
-import type { FinishNodeRun, StartNodeRun, TriggerRun } from './commands';
+import type { FinishNodeRun, HoldNodeRun, StartNodeRun, TriggerRun } from './commands';
 import { accepted, type Decision, duplicate, rejected, stale } from './decision';
 import { blockMessage } from './dependency-block';
 import type { DaemonJobEvent } from './events';
@@ -190,4 +190,21 @@ export function decideFinishNodeRun(command: FinishNodeRun, state: DaemonJobStat
     failed,
     { type: 'NodeRunExhausted', node: command.node, runId, retryCount: node.retryCount, at },
   ]);
+}
+
+/**
+ * Records that a node's run waits for a dependency there (or is blocked by one that failed there),
+ * so the status says why. Only a run that owns the node and has not started its next attempt can be
+ * held; the same reason and message again is a duplicate (a woken node-run re-checks often).
+ */
+export function decideHoldNodeRun(command: HoldNodeRun, state: DaemonJobState): Decision {
+  const node = nodeOf(state, command.node);
+  if (!node) return stale('NodeNotTargeted', `node ${command.node} is not a target`);
+  if (node.runId !== command.runId) {
+    return stale('RunSuperseded', `run ${command.runId} no longer owns node ${command.node}`);
+  }
+  if (node.phase !== 'Queued' && node.phase !== 'RetryWaiting') return duplicate;
+  if (node.held === command.reason && node.message === command.message) return duplicate;
+  const { runId, reason, message, at } = command;
+  return accepted([{ type: 'NodeRunHeld', node: command.node, runId, reason, message, at }]);
 }
