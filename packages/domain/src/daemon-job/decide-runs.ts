@@ -1,6 +1,7 @@
 import type { FinishNodeRun, HoldNodeRun, StartNodeRun, TriggerRun } from './commands';
 import { accepted, type Decision, duplicate, rejected, stale } from './decision';
 import { blockMessage } from './dependency-block';
+import { blocksEveryRun } from './plan-triggers';
 import type { DaemonJobEvent } from './events';
 import { type DaemonJobState, isActive, type NodeState, nodeOf } from './state';
 
@@ -8,7 +9,8 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Starts a run on the requested targets (default all; names that are not targets are dropped).
- * Rejected while a dependency blocks, so observedGeneration does not advance. A node with an active
+ * Rejected while a dependency is missing or cyclic, and a new generation also while one is not
+ * Completed, so observedGeneration does not advance; other runs are gated per node (nodeGate). A node with an active
  * run is skipped (concurrencyPolicy Skip, its run kept) or replaced (Replace: queued for the new run;
  * the scheduler deletes the old ReaperPod). A generation newer than observedGeneration must cover
  * every target and emits GenerationStarted. Idempotent: a run id seen among the last
@@ -27,7 +29,12 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
   if (command.generation > spec.generation) {
     return rejected('GenerationNotObserved', `generation ${command.generation} not observed yet`);
   }
-  if (state.block.kind !== 'none') return rejected('DependenciesBlocked', blockMessage(state.block));
+  const startsGeneration =
+    state.observedGeneration === undefined || command.generation > state.observedGeneration;
+  const block = state.block;
+  if (block.kind !== 'none' && (startsGeneration || blocksEveryRun(block))) {
+    return rejected('DependenciesBlocked', blockMessage(block));
+  }
   if (
     command.reason === 'Manual' &&
     command.triggerValue !== undefined &&
@@ -40,8 +47,6 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
   const nodes = command.nodes
     ? [...new Set(command.nodes)].filter((name) => nodeOf(state, name) !== undefined).sort(byName)
     : targets;
-  const startsGeneration =
-    state.observedGeneration === undefined || command.generation > state.observedGeneration;
   if (startsGeneration && nodes.length !== targets.length) {
     return rejected(
       'PartialGenerationStart',
