@@ -293,8 +293,8 @@ async function wakeHeldDependents(
 /**
  * Rollout slots are re-derived from the job's state: a slot held for a node whose run no longer
  * owns it, or has finished there, belongs to a node-run that is gone (crashed, failed for good,
- * superseded before it could release): free it and wake the oldest waiter. At most
- * maxNodesInFlight holders, so this costs one ZRANGE per reconcile.
+ * superseded before it could release): free it. Then wake the waiters a free slot is there for.
+ * At most maxNodesInFlight holders, so this costs a few small Redis reads per reconcile.
  */
 async function releaseOrphanedSlots(
   deps: DaemonJobEngineDeps,
@@ -306,9 +306,15 @@ async function releaseOrphanedSlots(
     const [runId, node] = member.split('|');
     const state = node === undefined ? undefined : nodeOf(domain, node);
     if (state && state.runId === runId && isActive(state)) continue;
-    const next = await deps.slots.release(namespace, name, member);
-    const [nextRun, nextNode] = next?.split('|') ?? [];
-    if (nextRun && nextNode) await deps.flows.wake(namespace, name, nextRun, nextNode);
+    await deps.slots.release(namespace, name, member);
+  }
+  // A slot freed by a node-run that died before it woke the next waiter: wake the waiters that
+  // would get a slot now (they acquire it themselves; an extra wake only re-parks one).
+  const max = deps.ctx.config.rollout.maxNodesInFlight;
+  if (max <= 0) return;
+  for (const member of await deps.slots.wakeable(namespace, name, max)) {
+    const [runId, node] = member.split('|');
+    if (runId && node) await deps.flows.wake(namespace, name, runId, node);
   }
 }
 

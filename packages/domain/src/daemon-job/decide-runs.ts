@@ -1,8 +1,8 @@
 import type { FinishNodeRun, HoldNodeRun, StartNodeRun, TriggerRun } from './commands';
 import { accepted, type Decision, duplicate, rejected, stale } from './decision';
 import { blockMessage } from './dependency-block';
-import { blocksEveryRun } from './plan-triggers';
 import type { DaemonJobEvent } from './events';
+import { blocksEveryRun } from './plan-triggers';
 import { type DaemonJobState, isActive, type NodeState, nodeOf } from './state';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,5 +1,5 @@
-import type { TriggerRun } from './commands';
 import type { DependencyBlock } from '../dag/after-graph';
+import type { TriggerRun } from './commands';
 import { generationPending } from './phase';
 import type { DaemonJobState, NodeTriggerReason } from './state';
 
