@@ -34,6 +34,7 @@ export type { CommandResult, Decision, RejectReason, StaleReason } from './decis
 export { blockMessage, blockReasonName } from './dependency-block';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
+export { inboxCommandSchema, parseInboxCommand } from './inbox-command';
 export { type KubeEventView, kubeEventsFor } from './kube-events';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
