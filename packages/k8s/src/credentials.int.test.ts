@@ -11,7 +11,8 @@ import { type ResourceRef, Resources } from './resources';
 // Credentials that change under a running client, against the real API server: a ServiceAccount
 // token file rotated (a new TokenRequest token written over the old) and the old token revoked,
 // and an exec plugin whose credential expires. Each TokenRequest token is bound to a Secret of its
-// own, so deleting that Secret revokes exactly that token.
+// own, so deleting that Secret revokes exactly that token. The API server caches a successful
+// token check for 10 s, so a revocation takes that long to show: the cases run concurrently.
 
 const roles: ResourceRef = {
   group: 'rbac.authorization.k8s.io',
@@ -29,7 +30,7 @@ interface AdminKubeconfig {
   clusters?: { name: string; cluster: Record<string, string> }[];
 }
 
-describe('credentials that expire', () => {
+describe.concurrent('credentials that expire', () => {
   const t = useTestNamespace('credentials');
   let dir: string;
   let cluster: Record<string, string>;
@@ -201,10 +202,14 @@ describe('credentials that expire', () => {
     // It went through a refused request (the old token), then the same request again, accepted.
     expect(app.codes.slice(-2)).toEqual([401, 200]);
 
-    // A token file whose token is refused, with nothing newer in it, fails as Unauthorized.
-    await revoke('on-401-2', (await readFile(tokenPath, 'utf8')).trim());
-    const err = await app.read().catch((e: unknown) => e);
+    // A token file whose token is refused, with nothing newer in it, fails as Unauthorized
+    // (after one read of the file, not a loop).
+    const badPath = join(dir, 'bad-token');
+    await writeAtomically(badPath, 'not-a-token');
+    const bad = await appClient(await writeKubeconfig('bad', { tokenFile: badPath }), 3_600_000);
+    const err = await bad.read().catch((e: unknown) => e);
     expect(isApiError(err, 'Unauthorized')).toBe(true);
+    expect(bad.codes).toEqual([401]);
   });
 
   it('an exec credential is renewed before its expirationTimestamp and after its token is revoked', {
