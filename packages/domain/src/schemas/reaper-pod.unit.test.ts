@@ -95,6 +95,13 @@ describe('ReaperPod schema', () => {
     );
   });
 
+  it('rejects an environment variable name the API server would refuse in the Pod', () => {
+    expect(issuesOf({ ...cmd, env: [{ name: 'A=B', value: 'x' }] })).toEqual([
+      `env[0].name: must consist only of printable ASCII characters other than '=' (got "A=B")`,
+    ]);
+    expect(issuesOf({ ...cmd, env: [{ name: 'my.var-1', value: 'x' }] })).toEqual([]);
+  });
+
   it('accepts literal, Secret and ConfigMap environment variables', () => {
     const env = [
       { name: 'EMPTY', value: '' },
