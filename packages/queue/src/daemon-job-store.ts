@@ -85,7 +85,7 @@ export class DaemonJobStore {
     return {
       snapshot: `${base}:snapshot`,
       log: RedisKeys.djobLog(this.prefix, namespace, name),
-      inbox: `${base}:inbox`,
+      inbox: RedisKeys.djobInbox(this.prefix, namespace, name),
       version: `${base}:version`,
       runs: `${base}:runs`,
     };
