@@ -118,8 +118,8 @@ describe('faults: nothing is lost or duplicated when a component, Redis or the A
     // Every app's log, for reading a failure after the fact (CI keeps test-artifacts/).
     const dir = join(REPO_ROOT, 'test-artifacts', 'faults');
     await mkdir(dir, { recursive: true });
-    for (const proc of procs) {
-      XX;
+    for (const [i, proc] of procs.entries()) {
+      await writeFile(join(dir, `${i}-${proc.label.replaceAll('/', '_')}.log`), proc.output.join(''));
     }
     client?.close();
     await cluster?.stop();

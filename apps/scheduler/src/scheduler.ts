@@ -142,6 +142,11 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         lockDurationMs: config.queues.stalled.lockDurationMs,
         maxStalledCount: config.queues.stalled.maxCount,
         onError: (err) => logger.error({ err, kind: module.kind }, 'reconcile worker error'),
+        onInvalidJob: ({ jobId, reason }) =>
+          logger.error(
+            { queue: queues[module.kind].name, jobId },
+            `job ${jobId} of ${queues[module.kind].name} rejected, not retried: ${reason}`,
+          ),
       });
       running.push({ kind: module.kind, reconciler, worker, connection });
       logger.info(

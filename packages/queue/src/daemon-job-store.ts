@@ -17,7 +17,10 @@ export interface DaemonJobSnapshot<S> {
 
 export interface InboxEntry {
   readonly id: string;
+  /** The entry's `command` field as JSON; `undefined` when it is missing or not JSON. */
   readonly command: unknown;
+  /** The field as stored, for a log line about an entry that could not be read. */
+  readonly raw: string | undefined;
 }
 
 // KEYS: snapshot, log, inbox, version, runs, progress.
@@ -102,7 +105,7 @@ export class DaemonJobStore {
     return {
       snapshot: `${base}:snapshot`,
       log: RedisKeys.djobLog(this.prefix, namespace, name),
-      inbox: `${base}:inbox`,
+      inbox: RedisKeys.djobInbox(this.prefix, namespace, name),
       version: `${base}:version`,
       runs: `${base}:runs`,
       progress: `${base}:progress`,
@@ -217,7 +220,19 @@ export class DaemonJobStore {
       'COUNT',
       count,
     );
-    return entries.map(([id, fields]) => ({ id, command: JSON.parse(fields[1] ?? 'null') as unknown }));
+    // Anyone with Redis access can write here: an entry that is not JSON must not make every
+    // reconcile of the job throw. The caller rejects what does not parse as a command.
+    return entries.map(([id, fields]) => {
+      const at = fields.indexOf('command');
+      const raw = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+      let command: unknown;
+      try {
+        command = raw === undefined ? undefined : (JSON.parse(raw) as unknown);
+      } catch {
+        command = undefined;
+      }
+      return { id, command, raw };
+    });
   }
 
   /** The job's domain events, oldest first. */

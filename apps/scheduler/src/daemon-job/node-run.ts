@@ -17,7 +17,7 @@ import {
 } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
 import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
 import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
@@ -83,7 +83,14 @@ export async function processNodeRun(
   job: Job,
   token: string | undefined,
 ): Promise<NodeRunResult> {
-  const data = NodeRunDataSchema.parse(job.data);
+  const parsed = NodeRunDataSchema.safeParse(job.data);
+  if (!parsed.success) {
+    // Not a node-run this engine wrote (garbage in the queue): fail it once, never retried; the
+    // worker's `failed` line names the job. The job's reconcile re-derives real node-runs.
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
+    throw new UnrecoverableError(`invalid node-run job ${job.id}: ${fields.join('; ')}`);
+  }
+  const data = parsed.data;
   const { ctx, store } = deps;
   // Awake now, and about to read the world: an older wake flag is served by this very run.
   await deps.flows.consumeWake(data.namespace, data.job, data.runId, data.node);

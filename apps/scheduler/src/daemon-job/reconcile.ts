@@ -11,6 +11,7 @@ import {
   isPersisted,
   kubeEventsFor,
   nodeOf,
+  parseInboxCommand,
   parseReaperDaemonJob,
   planTriggers,
   progressIndexChanges,
@@ -25,11 +26,13 @@ import {
 import { patchStatus, Resources } from '@reaper-flow/k8s';
 import {
   type DaemonJobStore,
+  type InboxEntry,
   type RunFlows,
   type RunIndexChanges,
   type RunSlots,
   TerminalReconcileError,
 } from '@reaper-flow/queue';
+import type { Logger } from '@reaper-flow/runtime';
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
 import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
@@ -50,11 +53,16 @@ export function newRunId(now: Date): string {
 }
 
 /** Commands node-run workers may put into a job's inbox. */
-function inboxCommand(raw: unknown): DaemonJobCommand | undefined {
-  const type = (raw as { type?: unknown } | null)?.type;
-  return type === 'StartNodeRun' || type === 'FinishNodeRun' || type === 'HoldNodeRun'
-    ? (raw as DaemonJobCommand)
-    : undefined;
+function inboxCommand(entry: InboxEntry, log: Logger): DaemonJobCommand | undefined {
+  const parsed = parseInboxCommand(entry.command);
+  if (parsed.ok) return parsed.value;
+  // Skipped for good (the cursor moves past it), so this is said once, naming the entry.
+  const issues = entry.command === undefined ? ['not a JSON command'] : parsed.issues;
+  log.warn(
+    { inboxEntry: entry.id, raw: entry.raw?.slice(0, 200), issues },
+    `inbox entry ${entry.id} rejected: ${issues.join('; ')}`,
+  );
+  return undefined;
 }
 
 /**
@@ -109,7 +117,7 @@ export async function reconcileDaemonJob(
   const pendingDeletes: RunPodRef[] = [...previous.pendingDeletes];
   for (const entry of await store.readInbox(namespace, name, inboxCursor)) {
     inboxCursor = entry.id;
-    const command = inboxCommand(entry.command);
+    const command = inboxCommand(entry, log);
     if (!command) continue;
     const decision = apply(command);
     if (command.type === 'StartNodeRun' && decision.result.kind === 'stale') {

@@ -18,10 +18,9 @@ export async function reviveNodeRun(
   job: Job,
 ): Promise<'revived' | 'superseded' | 'invalid'> {
   const parsed = NodeRunDataSchema.safeParse(job.data);
-  if (!parsed.success) {
-    await job.remove().catch(() => undefined);
-    return 'invalid';
-  }
+  // Garbage (not a node-run this engine wrote): its failure was logged once; it stays failed for
+  // an operator to see, and is never revived.
+  if (!parsed.success) return 'invalid';
   const data = parsed.data;
   const { ctx, store, flows, slots } = deps;
   const raw = await ctx.world.get<unknown>('ReaperDaemonJob', data.namespace, data.job);

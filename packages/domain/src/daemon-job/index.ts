@@ -36,6 +36,7 @@ export type { CommandResult, Decision, RejectReason, StaleReason } from './decis
 export { blockMessage, blockReasonName } from './dependency-block';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
+export { inboxCommandSchema, parseInboxCommand } from './inbox-command';
 export { type KubeEventView, kubeEventsFor } from './kube-events';
 export {
   type DependencyOnNode,
