@@ -90,8 +90,8 @@ export const daemonJobModule: ReconcilerModule = {
     }
     const revive = async (job: Job) => {
       const outcome = await reviveNodeRun(deps, job);
-      const level = outcome === 'invalid' ? 'error' : 'info';
-      ctx.logger[level](
+      if (outcome === 'invalid') return;
+      ctx.logger.info(
         { jobId: job.id, outcome, failedReason: job.failedReason },
         'failed node-run step handled',
       );
