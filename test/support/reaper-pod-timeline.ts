@@ -90,11 +90,12 @@ export class ReaperPodTimeline {
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  /** Incarnations per (job, run, node, attempt): more than one is an attempt created twice. */
+  /** Incarnations per attempt (or per name): more than one is an attempt created twice. */
   duplicatedAttempts(): string[] {
     const counts = new Map<string, number>();
     for (const r of this.records.values()) {
-      const key = `${r.job}/${r.runId}/${r.node}/${r.attempt}`;
+      // A DaemonJob's attempt is (job, run, node, attempt); any other ReaperPod is its name.
+      const key = r.job === undefined ? r.name : `${r.job}/${r.runId}/${r.node}/${r.attempt}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     return [...counts].filter(([, n]) => n > 1).map(([key, n]) => `${key} x${n}`);

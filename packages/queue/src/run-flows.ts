@@ -143,6 +143,32 @@ export class RunFlows {
     return (await connection.del(this.wakeKey(namespace, job, runId, node))) > 0;
   }
 
+  /**
+   * Promotes parked node-runs that a wake flag is still waiting for. A scheduler that died between
+   * parking a node-run and reading its flag (see `wake`) leaves one behind; without this the
+   * node-run would sleep until its watchdog. Flags live at most 10 minutes, so the scan is short.
+   */
+  async serveLeftWakes(): Promise<number> {
+    const prefix = `${this.opts.prefix}:wake:`;
+    let cursor = '0';
+    let promoted = 0;
+    do {
+      const [next, keys] = await this.connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const found = await this.nodeRuns.getJob(key.slice(prefix.length));
+        if (!found || !(await found.isDelayed())) continue;
+        try {
+          await found.promote();
+          promoted += 1;
+        } catch {
+          // Promoted or picked up meanwhile: it reads the flag itself.
+        }
+      }
+    } while (cursor !== '0');
+    return promoted;
+  }
+
   /** Node-run steps that failed for good (their step kept throwing, or they stalled too often). */
   async failedNodeRuns(limit = 1000): Promise<Job[]> {
     return this.nodeRuns.getFailed(0, limit - 1);

@@ -104,13 +104,18 @@ export const daemonJobModule: ReconcilerModule = {
         .then((final) => (final ? revive(job) : undefined))
         .catch((err: unknown) => ctx.logger.warn({ err, jobId: job.id }, 'node-run revival failed'));
     });
-    // Safety net for a scheduler that died between a step's failure and its revival.
-    const sweep = () =>
-      reviveFailedNodeRuns(deps)
-        .then((n) => {
-          if (n > 0) ctx.logger.info({ revived: n }, 'revived failed node-run steps');
-        })
-        .catch((err: unknown) => ctx.logger.warn({ err }, 'node-run revival sweep failed'));
+    // Safety net for a scheduler that died between a step's failure and its revival, or between
+    // parking a node-run and serving the wake that came meanwhile.
+    const sweep = async () => {
+      try {
+        const revived = await reviveFailedNodeRuns(deps);
+        const woken = await flows.serveLeftWakes();
+        if (revived + woken > 0)
+          ctx.logger.info({ revived, woken }, 'node-runs a dead scheduler left behind resumed');
+      } catch (err) {
+        ctx.logger.warn({ err }, 'node-run recovery sweep failed');
+      }
+    };
     void sweep();
     const sweeper = setInterval(sweep, REVIVAL_SWEEP_MS);
     sweeper.unref();

@@ -153,8 +153,8 @@ export async function processNodeRun(
     if (max > 0 && !(await deps.slots.acquire(namespace, data.job, `${runId}|${node}`, max))) {
       return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
     }
-    const created = await ensureReaperPod(deps, owner, data, rpodName);
-    if (!created)
+    const ensured = await ensureReaperPod(deps, owner, data, rpodName);
+    if (ensured === 'blocked')
       return park(deps, job, token, Date.now() + RECREATE_DELAY_MS, data, { ...data, step: 'create' });
     const start: StartNodeRun = {
       type: 'StartNodeRun',
@@ -165,7 +165,10 @@ export async function processNodeRun(
       at: new Date().toISOString(),
     };
     await report(deps, data, start);
-    return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, step: 'wait' });
+    // A ReaperPod this step found rather than made (a step repeated after a crash) may have ended
+    // already, and the wake for that was served before this step: look at it again at once.
+    const until = ensured === 'adopted' ? Date.now() : Date.now() + WATCHDOG_MS;
+    return park(deps, job, token, until, data, { ...data, step: 'wait' });
   }
 
   // step 'wait': has our attempt's ReaperPod ended?
@@ -303,19 +306,20 @@ async function observedReaperPod(deps: DaemonJobEngineDeps, namespace: string, n
 }
 
 /**
- * Makes sure this attempt's ReaperPod exists. Returns false when an older attempt's or run's pod
- * is in the way and was just removed (the caller retries shortly).
+ * Makes sure this attempt's ReaperPod exists: `created` by this call, `adopted` (made by an earlier
+ * try of this step), or `blocked` when an older attempt's or run's pod is in the way and was just
+ * removed (the caller retries shortly).
  */
 async function ensureReaperPod(
   deps: NodeRunDeps,
   owner: Persisted<ReaperDaemonJob>,
   data: NodeRunData,
   name: string,
-): Promise<boolean> {
+): Promise<'created' | 'adopted' | 'blocked'> {
   const { ctx } = deps;
   const { namespace, runId, attempt } = data;
   const seen = await ctx.world.get<ReaperPod>('ReaperPod', namespace, name);
-  if (seen && belongsTo(seen, { runId, attempt })) return true;
+  if (seen && belongsTo(seen, { runId, attempt })) return 'adopted';
   if (!seen) {
     await deps.createLimiter.take();
     try {
@@ -327,16 +331,16 @@ async function ensureReaperPod(
           fieldManager: FIELD_MANAGER,
         },
       );
-      return true;
+      return 'created';
     } catch (err) {
       if (!isApiError(err, 'AlreadyExists')) throw err;
     }
   }
   const existing = await ctx.kube.get<ReaperPod>(Resources.reaperPods, name, { namespace });
-  if (!existing) return false;
-  if (belongsTo(existing, { runId, attempt })) return true; // created by an earlier try of this step
+  if (!existing) return 'blocked';
+  if (belongsTo(existing, { runId, attempt })) return 'adopted'; // created by an earlier try of this step
   await removeStale(deps, namespace, existing);
-  return false;
+  return 'blocked';
 }
 
 /** Removes an older attempt's ReaperPod and its Pod, so the new attempt's Pod can take the name. */
