@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Change,
   type ChangeContext,
@@ -8,8 +9,10 @@ import {
   Resources,
 } from '@reaper-flow/k8s';
 import {
+  isRedisConnectionError,
   type ReconcileKind,
   type ReconcileQueue,
+  type RedisHealth,
   RedisKeys,
   type WatchRecord,
   type WorldStore,
@@ -54,6 +57,8 @@ export interface PipelineDeps {
   readonly prefix: string;
   readonly world: WorldStore;
   readonly queues: ReadonlyMap<ReconcileKind, ReconcileQueue>;
+  /** The process's Redis health: a change seen while Redis is away waits for it to come back. */
+  readonly redisHealth: RedisHealth;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly resyncIntervalMs: number;
@@ -108,7 +113,30 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     },
   };
 
+  const stopping = new AbortController();
+
+  /**
+   * Handles one change, holding it while Redis is unavailable: the informer delivers changes one at
+   * a time, so the ones behind it wait too, and each is written once Redis is back, in order, without
+   * the informer's backoff (seconds) or an error line per attempt. The steps are idempotent, so
+   * repeating a half-done one is harmless. Anything else fails the change: the informer re-delivers it.
+   */
   const handle = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
+    for (;;) {
+      try {
+        return await handleOnce(kind, change, ctx);
+      } catch (err) {
+        const outage = !deps.redisHealth.up || isRedisConnectionError(err);
+        if (!outage || stopping.signal.aborted) throw err;
+        await deps.redisHealth.whenUp(stopping.signal);
+        // Up again but the command still failed (a connection not back yet): a moment, not a spin.
+        await delay(100, undefined, { signal: stopping.signal }).catch(() => undefined);
+        if (stopping.signal.aborted) throw err;
+      }
+    }
+  };
+
+  const handleOnce = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
     if (!deps.isLeader()) throw new NotLeaderError(`not the leader: ${kind} change not handled`);
     const seenAt = Date.now();
     deps.metrics.watchEvents.inc({ kind, type: change.type });
@@ -177,7 +205,11 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
         handler: (change, ctx) => handle(watched.kind, change, ctx),
         onCheckpoint: (rv) => deps.world.saveResourceVersion(watched.kind, rv),
         onStateChange: (state, err) => log.info({ state, err }, 'informer state'),
-        onError: (err, state) => log.warn({ err, state }, 'informer error (retrying)'),
+        onError: (err, state) => {
+          // A Redis outage is reported once, by the process's RedisHealth.
+          const outage = !deps.redisHealth.up || isRedisConnectionError(err);
+          log[outage ? 'debug' : 'warn']({ err, state }, 'informer error (retrying)');
+        },
       }),
     );
   }
@@ -196,6 +228,8 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
   const all = () => [...informers.values()];
   return {
     async stop() {
+      // A change held for Redis gives up first, unacknowledged: the next term delivers it again.
+      stopping.abort();
       await Promise.all(all().map((i) => i.stop()));
     },
     synced: () => all().every((i) => i.synced),

@@ -4,10 +4,11 @@ import {
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
+  RedisHealth,
   RunFlows,
   WorldStore,
 } from '@reaper-flow/queue';
-import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import type { Redis } from 'ioredis';
 import { type Pipeline, startPipeline } from './pipeline';
 
@@ -22,6 +23,8 @@ export interface WatcherOptions {
   readonly identity: string;
   /** Liveness fails when a watch has shown no sign of life for this long (default 11 min). */
   readonly staleAfterMs?: number | undefined;
+  /** The process's Redis health (one log line per outage); default: one of its own. */
+  readonly redisHealth?: RedisHealth | undefined;
 }
 
 export interface Watcher {
@@ -33,7 +36,7 @@ export interface Watcher {
   isLeader(): boolean;
   /** The oldest last-event time of the leader's watches (events and bookmarks); undefined on a standby. */
   lastEventAt(): number | undefined;
-  /** Readiness: true on a standby, and on the leader once every informer has listed. */
+  /** Readiness: false while Redis is unavailable; else true on a standby, and on the leader once every informer has listed. */
   ready(): true | string;
   /** Liveness: the leader's watches are running and none went silent. */
   live(): true | string;
@@ -53,12 +56,14 @@ const DEFAULT_STALE_AFTER_MS = 11 * 60_000;
 export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   const { config, logger } = opts;
   const ownsRedis = !opts.redis;
+  const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, opts.metrics));
   const redis =
     opts.redis ??
     createRedis(
       { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
       'producer',
-      (err) => logger.warn({ err }, 'redis connection error'),
+      health,
+      'watcher',
     );
   await redisReady(redis, 30_000);
   const prefix = config.redis.prefix;
@@ -76,12 +81,13 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
       }),
     ]),
   );
-  for (const q of queues.values()) q.queue.on('error', (err) => logger.warn({ err }, 'queue error'));
+  for (const q of queues.values()) health.absorb(q.queue, q.name);
   const flows = new RunFlows(redis, {
     prefix,
     retention: config.queues.retention,
     stepAttempts: config.kubernetes.attempts,
     stepBackoffMs: config.kubernetes.backoffMs,
+    health,
   });
 
   const stopping = new AbortController();
@@ -117,6 +123,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
               prefix,
               world,
               queues,
+              redisHealth: health,
               logger,
               metrics: opts.metrics,
               resyncIntervalMs: config.watcher.resyncIntervalMs,
@@ -153,6 +160,8 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
     isLeader: () => elector.isLeader(),
     lastEventAt: () => pipeline?.lastEventAt(),
     ready() {
+      const redisReady = health.ready();
+      if (redisReady !== true) return redisReady;
       if (!elector.isLeader()) return true;
       if (!pipeline) return 'leader: informers starting';
       return pipeline.synced() ? true : 'leader: informers not synced yet';

@@ -27,6 +27,7 @@ export const daemonJobModule: ReconcilerModule = {
       retention: config.queues.retention,
       stepAttempts: config.kubernetes.attempts,
       stepBackoffMs: config.kubernetes.backoffMs,
+      health: ctx.redisHealth,
     });
     const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
     const slots = new RunSlots(ctx.redis, ctx.prefix);
@@ -34,7 +35,8 @@ export const daemonJobModule: ReconcilerModule = {
     const connection = createRedis(
       { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
       'worker',
-      (err) => ctx.logger.warn({ err }, 'redis connection error (daemon-job workers)'),
+      ctx.redisHealth,
+      'daemon-job workers',
     );
     const workerOpts = {
       connection,
@@ -79,7 +81,7 @@ export const daemonJobModule: ReconcilerModule = {
       { ...workerOpts, concurrency: config.queues.concurrency.runs },
     );
     for (const w of [nodeRuns, runs]) {
-      w.on('error', (err) => ctx.logger.warn({ err, queue: w.name }, 'worker error'));
+      ctx.redisHealth.absorb(w, w.name);
       w.on('failed', (job, err) => {
         if (job) ctx.logger.warn({ err, jobId: job.id, queue: w.name }, 'daemon-job step failed');
       });
