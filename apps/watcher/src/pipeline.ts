@@ -64,6 +64,11 @@ export interface PipelineDeps {
   readonly resyncIntervalMs: number;
   /** Checked before every write: a process that lost the lease stops writing at once. */
   readonly isLeader: () => boolean;
+  /**
+   * While a slow renewal is in flight `isLeader` is false but the term may go on: resolves true once
+   * it is confirmed, false once it is over. Default: not leading is final.
+   */
+  readonly leadershipConfirmed?: ((signal: AbortSignal) => Promise<boolean>) | undefined;
   /** Wakes a parked DaemonJob node-run (its ReaperPod changed). */
   readonly wakeNodeRun: (namespace: string, job: string, runId: string, node: string) => Promise<unknown>;
 }
@@ -85,18 +90,20 @@ class NotLeaderError extends Error {
 /**
  * Starts one informer per watched kind, resumed from the world stored in Redis.
  *
- * Restart strategy: every informer starts with a list, diffed against the stored world (its initial
- * cache), and watches from the list's resourceVersion. Resuming a watch from the persisted version
- * instead would be cheaper, but only works while that version is inside the API server's watch
- * window (minutes): after a longer outage it ends in 410 Gone and a re-list anyway. Listing first
- * is one code path for every case, and the diff against the stored world emits exactly what was
- * missed, deletions included. It is also idempotent: a crash in the middle of the diff leaves a
- * partly updated world, and the next start's diff emits the rest.
+ * Restart strategy (a new process or a new leadership term): each informer's cache is the stored
+ * world, and it watches from the resourceVersion stored with it (one MULTI writes both, so they
+ * match). The watch replays whatever changed since, deletions included, without listing anything:
+ * a leader that lost its lease and won it back, or a restarted watcher, costs no list of the
+ * cluster's objects. When that version is outside the API server's watch window (410 Gone, after a
+ * long outage) or nothing is stored yet, the informer lists and diffs against the stored world,
+ * which emits exactly what was missed; a crash in the middle of that diff leaves a partly updated
+ * world and the next start's diff emits the rest.
  *
  * Each change is handled in order: (a) world store (object, event log entry, resourceVersion, one
  * MULTI); (b) overlay reset requests; (c) reconcile keys enqueued; (d) parked node-runs woken. The informer awaits all of it
  * before it acknowledges the change, so a failure re-delivers it (at-least-once). A crash between (a)
- * and (c) is covered by the SYNC pass after each informer's first list, which enqueues every object.
+ * and (c) is covered by the SYNC pass once each informer has synced (listed, or resumed from the
+ * stored world), which enqueues every object.
  */
 export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
   const informers = new Map<WatchedKind, Informer<StoredObject>>();
@@ -137,7 +144,9 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
   };
 
   const handleOnce = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
-    if (!deps.isLeader()) throw new NotLeaderError(`not the leader: ${kind} change not handled`);
+    if (!deps.isLeader() && !(await deps.leadershipConfirmed?.(stopping.signal))) {
+      throw new NotLeaderError(`not the leader: ${kind} change not handled`);
+    }
     const seenAt = Date.now();
     deps.metrics.watchEvents.inc({ kind, type: change.type });
     const { metadata } = change.object;
@@ -189,7 +198,9 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     }
     log.info(
       { resourceVersion, stored: initialCache.length },
-      'starting informer: list, diff with stored world',
+      resourceVersion === undefined
+        ? 'starting informer: list, diff with stored world'
+        : 'starting informer: watch from the stored resourceVersion',
     );
     informers.set(
       watched.kind,
@@ -199,7 +210,8 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
         labelSelector: watched.labelSelector,
         initialCache,
         resourceVersion,
-        listFirst: true,
+        // Resume from the stored version when there is one (410 Gone falls back to list + diff).
+        listFirst: resourceVersion === undefined,
         transform: (o) => toStoredObject(watched.kind, o),
         resyncIntervalMs: deps.resyncIntervalMs,
         handler: (change, ctx) => handle(watched.kind, change, ctx),

@@ -15,6 +15,11 @@ import { type Pipeline, startPipeline } from './pipeline';
 export interface WatcherOptions {
   readonly config: Config;
   readonly kube: KubeClient;
+  /**
+   * A client of its own (its own connection pool) for the leader Lease, so a renewal never waits
+   * behind the watches or other requests; default `kube`. Not closed by stop().
+   */
+  readonly leaseKube?: KubeClient | undefined;
   /** A producer connection to use (not closed by stop()); default: one is opened from config.redis. */
   readonly redis?: Redis | undefined;
   readonly logger: Logger;
@@ -50,8 +55,10 @@ const DEFAULT_STALE_AFTER_MS = 11 * 60_000;
  * changes into world-store entries and reconcile keys (see pipeline.ts). Only the leader watches.
  *
  * Losing the lease stops the informers and the process goes back to standby (it keeps campaigning);
- * a later term starts over with a list diffed against the stored world, the same path as a restart,
- * so nothing that changed in between is missed.
+ * a later term resumes each watch from the resourceVersion stored with the world, the same path as a
+ * restart: nothing that changed in between is missed, and nothing is listed again unless the API
+ * server has compacted that version away (410 Gone: list, diffed against the stored world). A renewal
+ * that is merely slow pauses writes until it lands and does not end the term (see LeaderElector).
  */
 export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   const { config, logger } = opts;
@@ -106,7 +113,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   };
 
   const elector: LeaderElector = new LeaderElector({
-    kube: opts.kube,
+    kube: opts.leaseKube ?? opts.kube,
     namespace: config.watcher.leaseNamespace,
     name: config.watcher.leaseName,
     identity: opts.identity,
@@ -128,6 +135,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
               metrics: opts.metrics,
               resyncIntervalMs: config.watcher.resyncIntervalMs,
               isLeader: () => elector.isLeader() && !stopping.signal.aborted,
+              leadershipConfirmed: (signal) => elector.whenConfirmed(signal),
               wakeNodeRun: (ns, job, runId, node) => flows.wake(ns, job, runId, node),
             });
           } catch (err) {
