@@ -123,15 +123,16 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
   const stopping = new AbortController();
 
   /**
-   * Handles one change, holding it while Redis is unavailable: the informer delivers changes one at
-   * a time, so the ones behind it wait too, and each is written once Redis is back, in order, without
-   * the informer's backoff (seconds) or an error line per attempt. The steps are idempotent, so
-   * repeating a half-done one is harmless. Anything else fails the change: the informer re-delivers it.
+   * Runs `step`, and while Redis is unavailable holds it and runs it again once Redis is back. The
+   * informer delivers changes one at a time, so the ones behind a held change wait too, and each is
+   * written once Redis is back, in order, without the informer's backoff (seconds) or an error line
+   * per attempt. Every step is idempotent, so repeating a half-done one is harmless. Any other
+   * error fails the step: the informer re-delivers the change.
    */
-  const handle = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
+  const holdingForRedis = async <T>(step: () => Promise<T>): Promise<T> => {
     for (;;) {
       try {
-        return await handleOnce(kind, change, ctx);
+        return await step();
       } catch (err) {
         const outage = !deps.redisHealth.up || isRedisConnectionError(err);
         if (!outage || stopping.signal.aborted) throw err;
@@ -143,12 +144,22 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     }
   };
 
-  const handleOnce = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
+  const handle = (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
+    deps.metrics.watchEvents.inc({ kind, type: change.type });
+    // When it was seen, not when it could be written: a change held for Redis shows its real lag.
+    const seenAt = Date.now();
+    return holdingForRedis(() => handleOnce(kind, change, ctx, seenAt));
+  };
+
+  const handleOnce = async (
+    kind: WatchedKind,
+    change: Change<StoredObject>,
+    ctx: ChangeContext,
+    seenAt: number,
+  ) => {
     if (!deps.isLeader() && !(await deps.leadershipConfirmed?.(stopping.signal))) {
       throw new NotLeaderError(`not the leader: ${kind} change not handled`);
     }
-    const seenAt = Date.now();
-    deps.metrics.watchEvents.inc({ kind, type: change.type });
     const { metadata } = change.object;
     const record: WatchRecord = {
       type: change.type,
@@ -160,9 +171,10 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
       seenAt,
     };
     // Only a watch event's own version is safe to persist as "everything before it is stored"; during
-    // a list diff or resync the version reached before stays. (On a first start there is none yet and
-    // the object's version is written: harmless, as every start lists first.)
-    const checkpoint = ctx.source === 'watch' ? undefined : ctx.resourceVersion;
+    // a list diff or resync the version reached before stays, and on a first list (none reached yet)
+    // none is written: a start resumes from the stored version, so one written in the middle of a
+    // diff would skip the objects not diffed yet.
+    const checkpoint = ctx.source === 'watch' ? undefined : (ctx.resourceVersion ?? null);
     await deps.world.apply(record, change.type === 'DELETED' ? undefined : change.object, checkpoint, {
       bumpRevision: nodeChanged({ kind, ...change }),
     });
@@ -215,7 +227,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
         transform: (o) => toStoredObject(watched.kind, o),
         resyncIntervalMs: deps.resyncIntervalMs,
         handler: (change, ctx) => handle(watched.kind, change, ctx),
-        onCheckpoint: (rv) => deps.world.saveResourceVersion(watched.kind, rv),
+        onCheckpoint: (rv) => holdingForRedis(() => deps.world.saveResourceVersion(watched.kind, rv)),
         onStateChange: (state, err) => log.info({ state, err }, 'informer state'),
         onError: (err, state) => {
           // A Redis outage is reported once, by the process's RedisHealth.
