@@ -12,6 +12,7 @@ import {
   createAppKubeClient,
   createLogger,
   createMetrics,
+  type LogDestination,
   loadConfig,
 } from '@reaper-flow/runtime';
 import { type Scheduler, startScheduler } from '@reaper-flow/scheduler';
@@ -29,6 +30,8 @@ export interface StartAppsOptions {
   readonly stateRoot?: string | undefined;
   /** Extra configuration variables (REAPER_FLOW__SECTION__KEY=value), applied over the test defaults. */
   readonly env?: Readonly<Record<string, string>> | undefined;
+  /** Receives every log line of the apps (JSON) instead of stdout, for tests that assert on logs. */
+  readonly logSink?: LogDestination | undefined;
 }
 
 export interface RunningApps {
@@ -82,7 +85,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
   const clients: KubeClient[] = [];
   const agents = new Map<string, { agent: NodeAgent; kube: KubeClient }>();
   const agentMetrics = createMetrics('node-agent');
-  const agentLogger = createLogger('node-agent', config.log.level);
+  const agentLogger = createLogger('node-agent', config.log.level, opts.logSink);
 
   const stopAll = async () => {
     await Promise.allSettled([...agents.keys()].map((node) => stopAgent(node)));
@@ -127,7 +130,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
     const watcher = await startWatcher({
       config,
       kube: watcherKube,
-      logger: createLogger('watcher', config.log.level),
+      logger: createLogger('watcher', config.log.level, opts.logSink),
       metrics: watcherMetrics,
       identity: `test-${process.pid}-${randomBytes(3).toString('hex')}`,
     });
@@ -139,7 +142,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
     const scheduler = await startScheduler({
       config,
       kube: schedulerKube,
-      logger: createLogger('scheduler', config.log.level),
+      logger: createLogger('scheduler', config.log.level, opts.logSink),
       metrics: schedulerMetrics,
     });
     stops.push(() => scheduler.stop(5_000));

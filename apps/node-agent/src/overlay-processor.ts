@@ -44,7 +44,8 @@ export async function processOverlayJob(
 ): Promise<OverlayJobOutcome> {
   const parsed = OverlayJobSchema.safeParse(data);
   if (!parsed.success) {
-    throw new UnrecoverableError(`invalid overlay job payload: ${parsed.error.message}`);
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
+    throw new UnrecoverableError(`invalid overlay job payload: ${fields.join('; ')}`);
   }
   const job = parsed.data;
   try {

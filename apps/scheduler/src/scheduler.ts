@@ -149,6 +149,11 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         lockDurationMs: config.queues.stalled.lockDurationMs,
         maxStalledCount: config.queues.stalled.maxCount,
         onError: (err) => health.report(err, `reconcile worker ${module.kind}`),
+        onInvalidJob: ({ jobId, reason }) =>
+          logger.error(
+            { queue: queues[module.kind].name, jobId },
+            `job ${jobId} of ${queues[module.kind].name} rejected, not retried: ${reason}`,
+          ),
       });
       running.push({ kind: module.kind, reconciler, worker, connection });
       logger.info(

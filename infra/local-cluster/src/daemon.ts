@@ -10,6 +10,8 @@ export interface DaemonRecord {
   /** A string its /proc/<pid>/cmdline must contain, so a recycled pid is never mistaken for it. */
   readonly match: string;
   readonly log: string;
+  /** The command line it was started with, to start it again unchanged. */
+  readonly argv?: string[];
 }
 
 export interface SpawnedDaemon {
@@ -45,7 +47,10 @@ export async function spawnDaemon(
     child.once('spawn', () => resolve(child.pid ?? 0));
   });
   if (opts.detach) child.unref();
-  return { record: { name, pid, match: opts.match ?? command, log: opts.log }, child };
+  return {
+    record: { name, pid, match: opts.match ?? command, log: opts.log, argv: [command, ...args] },
+    child,
+  };
 }
 
 interface ProcStat {

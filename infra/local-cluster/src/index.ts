@@ -24,6 +24,7 @@ export {
   setNodeReady,
 } from './nodes';
 export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
+export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
 export { StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
 export { type ClusterState, readState } from './state';

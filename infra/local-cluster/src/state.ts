@@ -7,6 +7,8 @@ const daemonSchema = z.object({
   pid: z.number().int().positive(),
   match: z.string(),
   log: z.string(),
+  /** The command line it was started with (a server may rewrite its /proc cmdline, as Redis does). */
+  argv: z.array(z.string()).optional(),
 });
 
 const stateSchema = z.object({

@@ -1,5 +1,16 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { KubeConfig, loadYaml } from '@kubernetes/client-node';
+import {
+  type BearerSource,
+  type ExecConfig,
+  execPlugin,
+  rereadEvery,
+  staticToken,
+  tokenFile,
+} from './credentials';
 import { ApiError, codeForStatus } from './errors';
 import { type ResourceRef, resourcePath } from './resources';
 
@@ -16,6 +27,11 @@ export interface KubeClientOptions {
   readonly kubeconfigPath?: string;
   /** Bearer token to use instead of the kubeconfig's user (e.g. a ServiceAccount token). */
   readonly token?: string;
+  /**
+   * How often a token file (the user's `tokenFile`, or the in-cluster ServiceAccount token) is
+   * read again; default 60 s, as client-go. It is also read again at once after a 401.
+   */
+  readonly tokenFileRefreshMs?: number;
   /** Max concurrent sockets to the API server (keep-alive pool). */
   readonly maxSockets?: number;
   readonly requestTimeoutMs?: number;
@@ -77,7 +93,20 @@ interface Connection {
   readonly server: URL;
   readonly agent: https.Agent;
   readonly headers: Record<string, string>;
+  /** Where the Authorization header comes from; none when the client certificate authenticates. */
+  readonly bearer?: BearerSource | undefined;
 }
+
+type SendOpts = {
+  query?: Record<string, string>;
+  body?: unknown;
+  contentType?: string;
+  resource?: string;
+  verb?: string;
+  signal?: AbortSignal | undefined;
+};
+
+const DEFAULT_TOKEN_FILE_REFRESH_MS = 60_000;
 
 /**
  * A small, explicit Kubernetes REST client: keep-alive connection pool, typed errors with stable
@@ -90,7 +119,11 @@ export class KubeClient {
     private readonly opts: KubeClientOptions,
   ) {}
 
-  /** Builds a client from a kubeconfig (auth: client certificate or token). */
+  /**
+   * Builds a client from a kubeconfig. Auth: a client certificate, a token, a token file (read
+   * again every `tokenFileRefreshMs` and after a 401), an exec plugin (run again before its
+   * credential expires and after a 401), or another auth provider of @kubernetes/client-node.
+   */
   static async create(opts: KubeClientOptions = {}): Promise<KubeClient> {
     const kc = new KubeConfig();
     const path = opts.kubeconfigPath ?? process.env.KUBECONFIG;
@@ -98,25 +131,32 @@ export class KubeClient {
     else kc.loadFromDefault();
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set KUBECONFIG or a current-context');
-    const tls: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(tls);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(tls.headers ?? {})) if (typeof v === 'string') headers[k] = v;
+    const user = kc.getCurrentUser();
     const agentOpts: https.AgentOptions = {
       keepAlive: true,
       maxSockets: opts.maxSockets ?? 64,
-      ca: tls.ca,
-      rejectUnauthorized: tls.rejectUnauthorized ?? true,
+      rejectUnauthorized: !cluster.skipTLSVerify,
     };
-    if (opts.token) {
-      headers.Authorization = `Bearer ${opts.token}`;
-    } else {
-      agentOpts.cert = tls.cert;
-      agentOpts.key = tls.key;
-    }
+    const ca = fileOrData(cluster.caFile, cluster.caData);
+    if (ca) agentOpts.ca = ca;
+    if (cluster.tlsServerName) agentOpts.servername = cluster.tlsServerName;
+    const headers: Record<string, string> = {};
+    if (user?.impersonateUser) headers['Impersonate-User'] = user.impersonateUser;
     headers['User-Agent'] = opts.userAgent ?? 'reaper-flow';
+    let bearer: BearerSource | undefined;
+    if (opts.token) {
+      bearer = staticToken(opts.token);
+    } else {
+      const cert = fileOrData(user?.certFile, user?.certData);
+      const key = fileOrData(user?.keyFile, user?.keyData);
+      if (cert) agentOpts.cert = cert;
+      if (key) agentOpts.key = key;
+      bearer = bearerOf(kc, path, opts.tokenFileRefreshMs ?? DEFAULT_TOKEN_FILE_REFRESH_MS);
+    }
+    // Fail at start-up, not at the first request, when the credential cannot be had at all.
+    if (bearer) await bearer.token();
     return new KubeClient(
-      { server: new URL(cluster.server), agent: new https.Agent(agentOpts), headers },
+      { server: new URL(cluster.server), agent: new https.Agent(agentOpts), headers, bearer },
       opts,
     );
   }
@@ -124,9 +164,12 @@ export class KubeClient {
   /** The same server and CA, authenticated with a bearer token instead. */
   async withToken(token: string, userAgent?: string): Promise<KubeClient> {
     const { cert: _cert, key: _key, ...rest } = this.conn.agent.options;
-    const headers: Record<string, string> = { ...this.conn.headers, Authorization: `Bearer ${token}` };
+    const headers: Record<string, string> = { ...this.conn.headers };
     if (userAgent) headers['User-Agent'] = userAgent;
-    return new KubeClient({ server: this.conn.server, agent: new https.Agent(rest), headers }, this.opts);
+    return new KubeClient(
+      { server: this.conn.server, agent: new https.Agent(rest), headers, bearer: staticToken(token) },
+      this.opts,
+    );
   }
 
   get serverUrl(): string {
@@ -295,22 +338,34 @@ export class KubeClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  private open(
+  /**
+   * Sends the request; a 401 re-reads the bearer source once and, when that gave a different
+   * token (the file was rotated, the exec credential renewed), sends it again with it.
+   */
+  private async open(method: string, path: string, opts: SendOpts): Promise<IncomingMessage> {
+    const bearer = this.conn.bearer;
+    if (!bearer) return this.send(method, path, opts, undefined);
+    const token = await bearer.token();
+    try {
+      return await this.send(method, path, opts, token);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'Unauthorized') || opts.signal?.aborted) throw err;
+      if (!(await bearer.refreshAfterRejection(token).catch(() => false))) throw err;
+      return this.send(method, path, opts, await bearer.token());
+    }
+  }
+
+  private send(
     method: string,
     path: string,
-    opts: {
-      query?: Record<string, string>;
-      body?: unknown;
-      contentType?: string;
-      resource?: string;
-      verb?: string;
-      signal?: AbortSignal | undefined;
-    },
-  ): Promise<import('node:http').IncomingMessage> {
+    opts: SendOpts,
+    token: string | undefined,
+  ): Promise<IncomingMessage> {
     const url = new URL(path, this.conn.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers: Record<string, string> = { ...this.conn.headers, Accept: 'application/json' };
+    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     if (payload !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(payload));
@@ -369,6 +424,56 @@ export class KubeClient {
       req.end();
     });
   }
+}
+
+/** A kubeconfig's `*-data` (base64) or `*` (file path) value. */
+function fileOrData(file: string | undefined | null, data: string | undefined | null): Buffer | undefined {
+  if (data) return Buffer.from(data, 'base64');
+  if (file) return readFileSync(file);
+  return undefined;
+}
+
+interface RawKubeconfig {
+  readonly users?: readonly { name?: string; user?: { tokenFile?: unknown; 'token-file'?: unknown } }[];
+}
+
+/**
+ * The bearer source of the kubeconfig's current user, in client-go's order: a token file (the
+ * `tokenFile` field, which @kubernetes/client-node does not read, or the in-cluster token), an
+ * exec plugin, a token, another auth provider; none when a client certificate is all it has.
+ */
+function bearerOf(kc: KubeConfig, path: string | undefined, refreshMs: number): BearerSource | undefined {
+  const user = kc.getCurrentUser();
+  if (!user) return undefined;
+  const file = tokenFileOf(path, user.name) ?? user.authProvider?.config?.tokenFile;
+  if (typeof file === 'string' && file) return tokenFile(file, refreshMs);
+  if (user.exec) return execPlugin(user.exec as ExecConfig);
+  if (user.token) return staticToken(user.token);
+  if (user.authProvider) {
+    // oidc, azure, gcp: the library refreshes its own credential; ask it again now and then.
+    return rereadEvery(
+      async () => {
+        const probe: https.RequestOptions = {};
+        await kc.applyToHTTPSOptions(probe);
+        const header = (probe.headers as Record<string, string> | undefined)?.Authorization ?? '';
+        if (!header.startsWith('Bearer '))
+          throw new Error(`auth provider ${user.authProvider.name} gave no token`);
+        return header.slice('Bearer '.length);
+      },
+      `auth provider ${user.authProvider.name}`,
+      refreshMs,
+    );
+  }
+  return undefined;
+}
+
+/** `users[<name>].user.tokenFile` of a single kubeconfig file, made absolute against its directory. */
+function tokenFileOf(path: string | undefined, userName: string): string | undefined {
+  if (!path || path.includes(':')) return undefined;
+  const raw = loadYaml<RawKubeconfig>(readFileSync(path, 'utf8'));
+  const entry = raw?.users?.find((u) => u.name === userName)?.user;
+  const file = entry?.tokenFile ?? entry?.['token-file'];
+  return typeof file === 'string' && file ? resolvePath(dirname(path), file) : undefined;
 }
 
 function statusError(body: unknown, fallbackStatus: number, context?: string): ApiError {

@@ -17,23 +17,28 @@ export interface DaemonJobSnapshot<S> {
 
 export interface InboxEntry {
   readonly id: string;
+  /** The entry's `command` field as JSON; `undefined` when it is missing or not JSON. */
   readonly command: unknown;
+  /** The field as stored, for a log line about an entry that could not be read. */
+  readonly raw: string | undefined;
 }
 
-// KEYS: snapshot, log, inbox, version, runs.
-// ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, nSet, nDel, nEvents, then nSet
-// (node, runId) pairs, nDel nodes and nEvents events.
+// KEYS: snapshot, log, inbox, version, runs, progress.
+// ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, nSet, nDel, nEvents, nProgressSet,
+// nProgressDel, then nSet (node, runId) pairs, nDel nodes, nEvents events, nProgressSet (field, value)
+// pairs and nProgressDel fields.
 // Saves the snapshot only if nobody saved since it was loaded (the version lives in its own key, so
 // the check does not decode a snapshot that is large on big clusters), keeps the node -> current
-// run index in step, appends the new domain events to the job's log, and trims the inbox entries
-// already folded in, atomically.
+// run index and the progress index (what dependents gate on) in step, appends the new domain events
+// to the job's log, and trims the inbox entries already folded in, atomically.
 const SAVE_SCRIPT = `
 local currentVersion = tonumber(redis.call('GET', KEYS[4]) or '0')
 if currentVersion ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[4], tostring(currentVersion + 1))
 local nSet, nDel, nEvents = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local i = 8
+local nPSet, nPDel = tonumber(ARGV[8]), tonumber(ARGV[9])
+local i = 10
 for _ = 1, nSet do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -46,6 +51,14 @@ for _ = 1, nEvents do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[i])
   i = i + 1
 end
+for _ = 1, nPSet do
+  redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, nPDel do
+  redis.call('HDEL', KEYS[6], ARGV[i])
+  i = i + 1
+end
 if ARGV[3] ~= '0-0' then
   -- XTRIM MINID drops ids lower than its threshold: the id right after the cursor.
   local ms, seq = string.match(ARGV[3], '^(%d+)-(%d+)$')
@@ -54,11 +67,21 @@ end
 return 1
 `;
 
-/** Changes to the node -> current run index saved with a snapshot. */
+/** Changes to a hash index saved with a snapshot (node -> current run, or node -> progress). */
 export interface RunIndexChanges {
   readonly set: Readonly<Record<string, string>>;
   readonly del: readonly string[];
 }
+
+/** What a dependent reads of a dependency's progress index for one node: the raw stored values. */
+export interface ProgressEntry {
+  /** The node's encoded progress, if the dependency targets it. */
+  readonly node?: string;
+  /** The encoded progress meta (generation started, trigger acted on), if ever saved. */
+  readonly meta?: string;
+}
+
+const NO_CHANGES: RunIndexChanges = { set: {}, del: [] };
 
 /**
  * Durable state of each ReaperDaemonJob in Redis:
@@ -82,9 +105,11 @@ export class DaemonJobStore {
     return {
       snapshot: `${base}:snapshot`,
       log: RedisKeys.djobLog(this.prefix, namespace, name),
-      inbox: `${base}:inbox`,
+      inbox: RedisKeys.djobInbox(this.prefix, namespace, name),
       version: `${base}:version`,
       runs: `${base}:runs`,
+      progress: `${base}:progress`,
+      held: `${base}:held`,
     };
   }
 
@@ -100,19 +125,22 @@ export class DaemonJobStore {
     expectedVersion: number,
     next: Omit<DaemonJobSnapshot<S>, 'version'>,
     events: readonly unknown[],
-    runs: RunIndexChanges = { set: {}, del: [] },
+    runs: RunIndexChanges = NO_CHANGES,
+    progress: RunIndexChanges = NO_CHANGES,
   ): Promise<boolean> {
     const k = this.keys(namespace, name);
     const snapshot: DaemonJobSnapshot<S> = { ...next, version: expectedVersion + 1 };
     const sets = Object.entries(runs.set);
+    const progressSets = Object.entries(progress.set);
     const ok = await this.redis.eval(
       SAVE_SCRIPT,
-      5,
+      6,
       k.snapshot,
       k.log,
       k.inbox,
       k.version,
       k.runs,
+      k.progress,
       String(expectedVersion),
       JSON.stringify(snapshot),
       next.inboxCursor,
@@ -120,11 +148,49 @@ export class DaemonJobStore {
       String(sets.length),
       String(runs.del.length),
       String(events.length),
+      String(progressSets.length),
+      String(progress.del.length),
       ...sets.flat(),
       ...runs.del,
       ...events.map((e) => JSON.stringify(e)),
+      ...progressSets.flat(),
+      ...progress.del,
     );
     return ok === 1;
+  }
+
+  /**
+   * A dependency's progress on one node, as its last save left it (one HMGET): what a dependent's
+   * node-run reads before it may start there.
+   */
+  async progressOf(namespace: string, name: string, node: string, metaField: string): Promise<ProgressEntry> {
+    const [entry, meta] = await this.redis.hmget(this.keys(namespace, name).progress, node, metaField);
+    return { ...(entry != null && { node: entry }), ...(meta != null && { meta }) };
+  }
+
+  /**
+   * Registers that `runId`'s node-run on `node` waits for a dependency. Registered before the
+   * dependency is read: a dependency that saves progress after that read finds the registration and
+   * wakes the node-run, so no wake-up falls between the read and the park.
+   */
+  async markHeld(namespace: string, name: string, node: string, runId: string): Promise<void> {
+    await this.redis.hset(this.keys(namespace, name).held, node, runId);
+  }
+
+  async clearHeld(namespace: string, name: string, node: string): Promise<void> {
+    await this.redis.hdel(this.keys(namespace, name).held, node);
+  }
+
+  /** The held node-runs of the job among `nodes`: node -> run id. */
+  async heldRuns(namespace: string, name: string, nodes: readonly string[]): Promise<Map<string, string>> {
+    const held = new Map<string, string>();
+    if (nodes.length === 0) return held;
+    const runIds = await this.redis.hmget(this.keys(namespace, name).held, ...nodes);
+    nodes.forEach((node, i) => {
+      const runId = runIds[i];
+      if (runId) held.set(node, runId);
+    });
+    return held;
   }
 
   /**
@@ -154,7 +220,19 @@ export class DaemonJobStore {
       'COUNT',
       count,
     );
-    return entries.map(([id, fields]) => ({ id, command: JSON.parse(fields[1] ?? 'null') as unknown }));
+    // Anyone with Redis access can write here: an entry that is not JSON must not make every
+    // reconcile of the job throw. The caller rejects what does not parse as a command.
+    return entries.map(([id, fields]) => {
+      const at = fields.indexOf('command');
+      const raw = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+      let command: unknown;
+      try {
+        command = raw === undefined ? undefined : (JSON.parse(raw) as unknown);
+      } catch {
+        command = undefined;
+      }
+      return { id, command, raw };
+    });
   }
 
   /** The job's domain events, oldest first. */
@@ -169,7 +247,7 @@ export class DaemonJobStore {
     const slots = RedisKeys.djobSlots(this.prefix, namespace, name);
     await this.redis
       .multi()
-      .del(k.snapshot, k.inbox, k.version, k.runs, `${slots}:holders`, `${slots}:waiters`)
+      .del(k.snapshot, k.inbox, k.version, k.runs, k.progress, k.held, `${slots}:holders`, `${slots}:waiters`)
       .expire(k.log, keepLogSeconds)
       .exec();
   }

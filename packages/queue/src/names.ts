@@ -51,6 +51,8 @@ export const RedisKeys = {
   djobLog: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:log`,
   djobSnapshot: (prefix: string, namespace: string, name: string) =>
     `${prefix}:djob:${namespace}/${name}:snapshot`,
+  /** A DaemonJob's inbox stream (node-run workers append, its reconcile folds), see DaemonJobStore. */
+  djobInbox: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:inbox`,
   /** Base of a DaemonJob's in-flight semaphore keys (`:holders`, `:waiters`), see RunSlots. */
   djobSlots: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:slots`,
   counter: (prefix: string, name: string) => `${prefix}:count:${name}`,

@@ -48,6 +48,11 @@ export interface ReconcileWorkerOptions {
   readonly lockDurationMs: number;
   readonly maxStalledCount: number;
   readonly onError?: (err: Error) => void;
+  /**
+   * A job that is not a reconcile of this queue's kind (garbage written into the queue): it is
+   * failed at once, never retried nor requeued; this is called once for it, to say so.
+   */
+  readonly onInvalidJob?: (info: { readonly jobId: string; readonly reason: string }) => void;
   readonly onReconciled?: (
     key: ObjectKey,
     outcome: 'ok' | 'error',
@@ -142,7 +147,8 @@ export class ReconcileQueue {
     });
     worker.on('error', (err) => wopts.onError?.(err));
     worker.on('failed', (job, err) => {
-      if (job?.name !== 'reconcile') return;
+      // Unrecoverable: an invalid job, or a reconcile that reported its problem on the object.
+      if (job?.name !== 'reconcile' || err.name === 'UnrecoverableError') return;
       const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
       if (exhausted && (err as { code?: string }).code !== 'TerminalReconcile') {
         // Level-triggered safety net: an object whose reconcile kept failing is tried again later.
@@ -156,13 +162,37 @@ export class ReconcileQueue {
     return worker;
   }
 
+  /** The job's key, or why the job is not one of this queue's (its data is Redis data: parsed). */
+  private keyOf(job: Job): { key: ObjectKey; seenAt: number } | { reason: string } {
+    if (job.name !== 'reconcile' && job.name !== 'requeue')
+      return { reason: `unknown job name "${job.name}"` };
+    const data = JobData.safeParse(job.data);
+    if (!data.success) {
+      const fields = data.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
+      return { reason: `data is not {key, seenAt}: ${fields.join('; ')}` };
+    }
+    let key: ObjectKey;
+    try {
+      key = parseKey(data.data.key);
+    } catch (err) {
+      return { reason: (err as Error).message };
+    }
+    if (key.kind !== this.opts.kind) return { reason: `key "${data.data.key}" is not a ${this.opts.kind}` };
+    return { key, seenAt: data.data.seenAt };
+  }
+
   private async process(job: Job, reconciler: Reconciler, wopts: ReconcileWorkerOptions): Promise<unknown> {
-    const data = JobData.parse(job.data);
+    const parsed = this.keyOf(job);
+    if ('reason' in parsed) {
+      wopts.onInvalidJob?.({ jobId: job.id ?? '?', reason: parsed.reason });
+      throw new UnrecoverableError(`invalid ${this.name} job ${job.id}: ${parsed.reason}`);
+    }
+    const { key } = parsed;
     if (job.name === 'requeue') {
-      await this.enqueue(data.key, data.seenAt);
+      await this.enqueue(key, parsed.seenAt);
       return { requeued: true };
     }
-    const key = parseKey(data.key);
+    const data = { seenAt: parsed.seenAt };
     const ctx: ReconcileContext = { attempt: job.attemptsMade + 1, seenAt: data.seenAt };
     const started = performance.now();
     try {

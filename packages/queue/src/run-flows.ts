@@ -19,6 +19,8 @@ export const NodeRunDataSchema = z.object({
   step: z.enum(['create', 'wait', 'backoff']),
   /** Backoff step: epoch ms before which the next attempt must not start (an early wake re-parks). */
   notBefore: z.number().optional(),
+  /** The hold last reported (a dependency holds this node): reported again only when it changes. */
+  held: z.string().optional(),
 });
 export type NodeRunData = z.infer<typeof NodeRunDataSchema>;
 
@@ -152,6 +154,25 @@ export class RunFlows {
   async consumeWake(namespace: string, job: string, runId: string, node: string): Promise<boolean> {
     const connection = this.connection;
     return (await connection.del(this.wakeKey(namespace, job, runId, node))) > 0;
+  }
+
+  /** Node-run steps that failed for good (their step kept throwing, or they stalled too often). */
+  async failedNodeRuns(limit = 1000): Promise<Job[]> {
+    return this.nodeRuns.getFailed(0, limit - 1);
+  }
+
+  /**
+   * Puts a node-run step that failed for good back to work, where its data says it was (the step is
+   * kept in job.data), with fresh step attempts. BullMQ moves it back under its run's parent too.
+   * False when it is no longer failed (revived by another scheduler meanwhile).
+   */
+  async revive(job: Job): Promise<boolean> {
+    try {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Removes a run's pending work (the job was deleted); active steps notice the job is gone. */

@@ -54,6 +54,19 @@ export class RunSlots {
     return typeof next === 'string' ? next : undefined;
   }
 
+  /** The members holding a slot now (at most the job's maxNodesInFlight). */
+  async holders(namespace: string, job: string): Promise<string[]> {
+    const [holders] = this.keys(namespace, job);
+    return this.redis.zrange(holders, 0, -1);
+  }
+
+  /** The oldest waiters that would get a slot now if they asked (at most `max` minus the holders). */
+  async wakeable(namespace: string, job: string, max: number): Promise<string[]> {
+    const [holders, waiters] = this.keys(namespace, job);
+    const free = max - (await this.redis.zcard(holders));
+    return free > 0 ? this.redis.zrange(waiters, 0, free - 1) : [];
+  }
+
   /** Drops the semaphore of a deleted job. */
   async forget(namespace: string, job: string): Promise<void> {
     await this.redis.del(...this.keys(namespace, job));

@@ -28,6 +28,11 @@ export interface EngineState {
   readonly targetsSeenAt?: { readonly nodesRevision: string; readonly generation: number };
   /** Last status phase written, to write phase changes at once (coalescing only the rest). */
   readonly lastWrittenPhase?: string;
+  /**
+   * The progress index (what dependents gate on) holds every node of `domain`. A snapshot saved by
+   * a version without the index lacks it: its next save writes the index whole.
+   */
+  readonly progressIndexed?: true;
 }
 
 export const initialEngineState: EngineState = { domain: initialState, pendingFlows: [], pendingDeletes: [] };

@@ -11,7 +11,11 @@ import { type Job, Worker } from 'bullmq';
 import type { KindReconciler, ReconcilerModule, SchedulerContext } from '../context';
 import { processNodeRun } from './node-run';
 import { reconcileDaemonJob } from './reconcile';
+import { reviveFailedNodeRuns, reviveNodeRun } from './revival';
 import { TokenBucket } from './token-bucket';
+
+/** How often failed node-run steps are looked for besides their own failure event. */
+const REVIVAL_SWEEP_MS = 60_000;
 
 /**
  * The ReaperDaemonJob engine as a scheduler module: the keyed reconcile of each job, plus the two
@@ -86,9 +90,36 @@ export const daemonJobModule: ReconcilerModule = {
         if (job) ctx.logger.warn({ err, jobId: job.id, queue: w.name }, 'daemon-job step failed');
       });
     }
+    const revive = async (job: Job) => {
+      const outcome = await reviveNodeRun(deps, job);
+      if (outcome === 'invalid') return;
+      ctx.logger.info(
+        { jobId: job.id, outcome, failedReason: job.failedReason },
+        'failed node-run step handled',
+      );
+    };
+    nodeRuns.on('failed', (job) => {
+      // Emitted for every failed try; only a step that failed for good is revived.
+      if (!job) return;
+      void job
+        .isFailed()
+        .then((final) => (final ? revive(job) : undefined))
+        .catch((err: unknown) => ctx.logger.warn({ err, jobId: job.id }, 'node-run revival failed'));
+    });
+    // Safety net for a scheduler that died between a step's failure and its revival.
+    const sweep = () =>
+      reviveFailedNodeRuns(deps)
+        .then((n) => {
+          if (n > 0) ctx.logger.info({ revived: n }, 'revived failed node-run steps');
+        })
+        .catch((err: unknown) => ctx.logger.warn({ err }, 'node-run revival sweep failed'));
+    void sweep();
+    const sweeper = setInterval(sweep, REVIVAL_SWEEP_MS);
+    sweeper.unref();
     return {
       reconcile: (req) => reconcileDaemonJob(deps, req),
       async close() {
+        clearInterval(sweeper);
         await Promise.all([nodeRuns.close(), runs.close()]);
         await flows.close();
         connection.disconnect();

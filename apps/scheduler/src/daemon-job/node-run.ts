@@ -1,22 +1,28 @@
-import type { Persisted } from '@reaper-flow/domain';
+import type { DependencyOnNode, HoldNodeRun, NodeGate, Persisted } from '@reaper-flow/domain';
 import {
+  decodeNodeProgress,
+  decodeProgressMeta,
   desiredReaperPodForNode,
   type FinishNodeRun,
   isPersisted,
+  nodeGate,
+  PROGRESS_META_FIELD,
   parseReaperDaemonJob,
   type ReaperDaemonJob,
   type ReaperPod,
   reaperPodNameFor,
   retryDelayMs,
   type StartNodeRun,
+  TRIGGER_ANNOTATION,
 } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
 import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
 import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
 import type { TokenBucket } from './token-bucket';
+import { type StoredNode, toNodeView } from './world-views';
 
 /**
  * While parked, a node-run is woken by the watcher when its ReaperPod changes. The watchdog wakes it
@@ -77,7 +83,14 @@ export async function processNodeRun(
   job: Job,
   token: string | undefined,
 ): Promise<NodeRunResult> {
-  const data = NodeRunDataSchema.parse(job.data);
+  const parsed = NodeRunDataSchema.safeParse(job.data);
+  if (!parsed.success) {
+    // Not a node-run this engine wrote (garbage in the queue): fail it once, never retried; the
+    // worker's `failed` line names the job. The job's reconcile re-derives real node-runs.
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
+    throw new UnrecoverableError(`invalid node-run job ${job.id}: ${fields.join('; ')}`);
+  }
+  const data = parsed.data;
   const { ctx, store } = deps;
   // Awake now, and about to read the world: an older wake flag is served by this very run.
   await deps.flows.consumeWake(data.namespace, data.job, data.runId, data.node);
@@ -116,6 +129,24 @@ export async function processNodeRun(
     return park(deps, job, token, data.notBefore, data);
   }
   if (data.step === 'create' || data.step === 'backoff') {
+    // `after` on this node: every dependency that targets it must have succeeded here in its newest
+    // run. A held node-run parks (no slot taken) until a dependency's progress wakes it.
+    const gate = await dependencyGate(deps, owner, data);
+    if (gate.kind !== 'open') {
+      if (data.held !== gate.message) {
+        const hold: HoldNodeRun = {
+          type: 'HoldNodeRun',
+          runId,
+          node,
+          reason: gate.kind === 'failed' ? 'DependencyFailed' : 'DependencyWaiting',
+          message: gate.message,
+          at: new Date().toISOString(),
+        };
+        await report(deps, data, hold);
+      }
+      log.debug({ gate: gate.message }, 'node-run held by a dependency');
+      return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, held: gate.message });
+    }
     // Rollout throttle: at most maxNodesInFlight nodes of this job run at once (0: no limit). A
     // node-run without a slot parks; the one that frees a slot wakes it.
     const max = ctx.config.rollout.maxNodesInFlight;
@@ -190,8 +221,61 @@ function finish(
   };
 }
 
+/**
+ * The per-node `after` gate, from the dependencies' own engine state (their progress index) and the
+ * world's view of each dependency and of this node. The node-run registers as held before it reads,
+ * and unregisters once the gate is open: see DaemonJobStore.markHeld.
+ */
+async function dependencyGate(
+  deps: DaemonJobEngineDeps,
+  owner: Persisted<ReaperDaemonJob>,
+  data: NodeRunData,
+): Promise<NodeGate> {
+  const after = [...new Set(owner.spec.after ?? [])];
+  if (after.length === 0) return { kind: 'open' };
+  const { ctx, store } = deps;
+  const { namespace, node } = data;
+  await store.markHeld(namespace, data.job, node, data.runId);
+  const stored = await ctx.world.get<StoredNode>('Node', '', node);
+  if (!stored) return { kind: 'waiting', names: [], message: `node ${node} is not known yet` };
+  const view = toNodeView(stored);
+  const dependencies = await Promise.all(
+    after.map(async (name): Promise<DependencyOnNode> => {
+      const raw = await ctx.world.get<unknown>('ReaperDaemonJob', namespace, name);
+      const parsed = raw === undefined ? undefined : parseReaperDaemonJob(raw);
+      const progress = await store.progressOf(namespace, name, node, PROGRESS_META_FIELD);
+      const meta = decodeProgressMeta(progress.meta);
+      const entry = decodeNodeProgress(progress.node);
+      if (!parsed?.ok) return { name };
+      const dep = parsed.value;
+      const triggerValue = dep.metadata.annotations?.[TRIGGER_ANNOTATION];
+      return {
+        name,
+        job: {
+          generation: dep.metadata.generation ?? 1,
+          triggerOn: dep.spec.triggerOn,
+          ...(triggerValue !== undefined && { triggerValue }),
+          targeting: {
+            ...(dep.spec.nodeSelector && { nodeSelector: dep.spec.nodeSelector }),
+            ...(dep.spec.tolerations && { tolerations: dep.spec.tolerations }),
+          },
+        },
+        ...(meta && { meta }),
+        ...(entry && { node: entry }),
+      };
+    }),
+  );
+  const gate = nodeGate(view, dependencies);
+  if (gate.kind === 'open') await store.clearHeld(namespace, data.job, node);
+  return gate;
+}
+
 /** Hands a fact to the job's reconcile: append to its inbox, then enqueue its key. */
-async function report(deps: DaemonJobEngineDeps, data: NodeRunData, command: StartNodeRun | FinishNodeRun) {
+async function report(
+  deps: DaemonJobEngineDeps,
+  data: NodeRunData,
+  command: StartNodeRun | FinishNodeRun | HoldNodeRun,
+) {
   await deps.store.appendInbox(data.namespace, data.job, command);
   await deps.ctx.queues.ReaperDaemonJob.enqueue({
     kind: 'ReaperDaemonJob',

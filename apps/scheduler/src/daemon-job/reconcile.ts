@@ -6,10 +6,15 @@ import {
   type DaemonJobState,
   decideCommand,
   evolve,
+  initialState,
+  isActive,
   isPersisted,
   kubeEventsFor,
+  nodeOf,
+  parseInboxCommand,
   parseReaperDaemonJob,
   planTriggers,
+  progressIndexChanges,
   type ReaperDaemonJob,
   reaperPodNameFor,
   TRIGGER_ANNOTATION,
@@ -21,10 +26,13 @@ import {
 import { patchStatus, Resources } from '@reaper-flow/k8s';
 import {
   type DaemonJobStore,
+  type InboxEntry,
   type RunFlows,
   type RunIndexChanges,
+  type RunSlots,
   TerminalReconcileError,
 } from '@reaper-flow/queue';
+import type { Logger } from '@reaper-flow/runtime';
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
 import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
@@ -36,6 +44,7 @@ export interface DaemonJobEngineDeps {
   readonly ctx: SchedulerContext;
   readonly store: DaemonJobStore;
   readonly flows: RunFlows;
+  readonly slots: RunSlots;
 }
 
 /** Run ids are short (they appear in job ids and annotations) and unique per trigger. */
@@ -44,9 +53,16 @@ export function newRunId(now: Date): string {
 }
 
 /** Commands node-run workers may put into a job's inbox. */
-function inboxCommand(raw: unknown): DaemonJobCommand | undefined {
-  const type = (raw as { type?: unknown } | null)?.type;
-  return type === 'StartNodeRun' || type === 'FinishNodeRun' ? (raw as DaemonJobCommand) : undefined;
+function inboxCommand(entry: InboxEntry, log: Logger): DaemonJobCommand | undefined {
+  const parsed = parseInboxCommand(entry.command);
+  if (parsed.ok) return parsed.value;
+  // Skipped for good (the cursor moves past it), so this is said once, naming the entry.
+  const issues = entry.command === undefined ? ['not a JSON command'] : parsed.issues;
+  log.warn(
+    { inboxEntry: entry.id, raw: entry.raw?.slice(0, 200), issues },
+    `inbox entry ${entry.id} rejected: ${issues.join('; ')}`,
+  );
+  return undefined;
 }
 
 /**
@@ -101,7 +117,7 @@ export async function reconcileDaemonJob(
   const pendingDeletes: RunPodRef[] = [...previous.pendingDeletes];
   for (const entry of await store.readInbox(namespace, name, inboxCursor)) {
     inboxCursor = entry.id;
-    const command = inboxCommand(entry.command);
+    const command = inboxCommand(entry, log);
     if (!command) continue;
     const decision = apply(command);
     if (command.type === 'StartNodeRun' && decision.result.kind === 'stale') {
@@ -172,6 +188,7 @@ export async function reconcileDaemonJob(
     leftNodePods: [...(previous.leftNodePods ?? []), ...leftNodes],
     targetsSeenAt,
     ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
+    progressIndexed: true,
   };
   const meta = {
     uid,
@@ -187,6 +204,7 @@ export async function reconcileDaemonJob(
       { ...meta, state: intents },
       events,
       runIndexChanges(previous.domain, domain),
+      progressIndexChanges(previous.progressIndexed ? previous.domain : initialState, domain),
     ))
   ) {
     throw new Error(`ReaperDaemonJob ${namespace}/${name} was saved concurrently; reconciling again`);
@@ -202,6 +220,8 @@ export async function reconcileDaemonJob(
   }
   for (const ref of pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
   for (const pod of intents.leftNodePods ?? []) await deleteNodeReaperPod(ctx, namespace, pod, uid);
+  await wakeHeldDependents(deps, namespace, graph.dependentsOf(name), events);
+  await releaseOrphanedSlots(deps, namespace, name, domain);
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
   for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
 
@@ -244,6 +264,7 @@ export async function reconcileDaemonJob(
     leftNodePods: [],
     targetsSeenAt,
     ...(lastWrittenPhase ? { lastWrittenPhase } : {}),
+    progressIndexed: true,
   };
   await store.save(
     namespace,
@@ -253,6 +274,56 @@ export async function reconcileDaemonJob(
     [],
   );
   return write.kind === 'defer' ? { requeueAfterMs: write.afterMs } : undefined;
+}
+
+/**
+ * This job's progress moved on some nodes: wake the node-runs of its dependents that wait for it on
+ * those nodes, so a dependent starts there within milliseconds of the dependency succeeding. Runs
+ * after the save, and the dependents register before they read the progress (markHeld): none is
+ * left parked on a progress it did not see.
+ */
+async function wakeHeldDependents(
+  deps: DaemonJobEngineDeps,
+  namespace: string,
+  dependents: readonly string[],
+  events: readonly DaemonJobEvent[],
+): Promise<void> {
+  if (dependents.length === 0) return;
+  const touched = [...new Set(events.flatMap((e) => ('node' in e ? [e.node] : [])))];
+  if (touched.length === 0) return;
+  for (const dependent of dependents) {
+    for (const [node, runId] of await deps.store.heldRuns(namespace, dependent, touched)) {
+      await deps.flows.wake(namespace, dependent, runId, node);
+    }
+  }
+}
+
+/**
+ * Rollout slots are re-derived from the job's state: a slot held for a node whose run no longer
+ * owns it, or has finished there, belongs to a node-run that is gone (crashed, failed for good,
+ * superseded before it could release): free it. Then wake the waiters a free slot is there for.
+ * At most maxNodesInFlight holders, so this costs a few small Redis reads per reconcile.
+ */
+async function releaseOrphanedSlots(
+  deps: DaemonJobEngineDeps,
+  namespace: string,
+  name: string,
+  domain: DaemonJobState,
+): Promise<void> {
+  for (const member of await deps.slots.holders(namespace, name)) {
+    const [runId, node] = member.split('|');
+    const state = node === undefined ? undefined : nodeOf(domain, node);
+    if (state && state.runId === runId && isActive(state)) continue;
+    await deps.slots.release(namespace, name, member);
+  }
+  // A slot freed by a node-run that died before it woke the next waiter: wake the waiters that
+  // would get a slot now (they acquire it themselves; an extra wake only re-parks one).
+  const max = deps.ctx.config.rollout.maxNodesInFlight;
+  if (max <= 0) return;
+  for (const member of await deps.slots.wakeable(namespace, name, max)) {
+    const [runId, node] = member.split('|');
+    if (runId && node) await deps.flows.wake(namespace, name, runId, node);
+  }
 }
 
 /** Which nodes changed owner run between two states (the index node-run steps read). */

@@ -163,9 +163,12 @@ class ReaperPodReconcile {
 
     if (gate && !gate.open) {
       // No requeue: a change of the overlay re-enqueues the ReaperPods that use it.
-      await this.write(
+      const changed = await this.write(
         blockedStatus(rpod, { reason: 'WaitingForOverlay', message: gate.message }, gate, this.now),
       );
+      // A missing overlay is likely a typo in spec.overlayName: say so once, as a PVC-less Pod does.
+      if (changed && gate.reason === 'OverlayNotFound')
+        await this.event('Warning', gate.reason, gate.message);
       return undefined;
     }
 

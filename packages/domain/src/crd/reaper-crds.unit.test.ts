@@ -179,6 +179,21 @@ describe('ReaperPod CRD', () => {
     ]);
   });
 
+  it('refuses / and system directories as a mountPath, and selector keys that are not label keys', () => {
+    const rules = (at(crd, 'spec.volumes[].mountPath')['x-kubernetes-validations'] ?? []).map(
+      (r) => r.message,
+    );
+    expect(rules).toEqual([
+      'must be an absolute path',
+      "must not contain '.' or '..' segments",
+      expect.stringMatching(/^must not be \/ or a system directory/),
+    ]);
+    expect(at(crd, 'spec.nodeSelector')).toMatchObject({ maxProperties: 64 });
+    expect(at(crd, 'spec.nodeSelector')['x-kubernetes-validations']?.[0]?.message).toMatch(
+      /^keys must be label keys/,
+    );
+  });
+
   it('constrains overlayName to a DNS label and enumerates dnsMode and the phases', () => {
     expect(at(crd, 'spec.overlayName')).toMatchObject({
       pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
@@ -217,6 +232,19 @@ describe('ReaperOverlay CRD', () => {
       default: 'Manual',
     });
     expect(at(crd, 'spec.resetGeneration')).toMatchObject({ type: 'integer', minimum: 0, default: 0 });
+  });
+
+  it('refuses a lower resetGeneration with a transition rule on the field', () => {
+    // "Never below observed" as "never decreasing": observedResetGeneration only ever records
+    // values the spec held. A root rule comparing spec with status also works on v1.36 (an update
+    // of the main resource sees the stored status), but it runs on every status write too and
+    // names no field; this one sits on the field and compares with the old spec alone.
+    expect(at(crd, 'spec.resetGeneration')['x-kubernetes-validations']).toEqual([
+      {
+        rule: 'self >= oldSelf',
+        message: 'resetGeneration may not decrease: increment it to reset the overlay again',
+      },
+    ]);
   });
 
   it('keys status.nodes by nodeName and documents every phase, Deleting included', () => {

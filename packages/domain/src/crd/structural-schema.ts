@@ -18,6 +18,7 @@ const KEY_ORDER = [
   'maximum',
   'minItems',
   'maxItems',
+  'maxProperties',
   'x-kubernetes-list-type',
   'x-kubernetes-list-map-keys',
   'x-kubernetes-validations',

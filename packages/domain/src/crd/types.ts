@@ -16,6 +16,7 @@ export interface JSONSchemaProps {
   readonly maximum?: number;
   readonly minItems?: number;
   readonly maxItems?: number;
+  readonly maxProperties?: number;
   readonly 'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   readonly 'x-kubernetes-list-map-keys'?: readonly string[];
   readonly 'x-kubernetes-validations'?: readonly ValidationRule[];
@@ -24,6 +25,7 @@ export interface JSONSchemaProps {
 export interface ValidationRule {
   readonly rule: string;
   readonly message?: string;
+  readonly fieldPath?: string;
 }
 
 export interface PrinterColumn {

@@ -69,6 +69,21 @@ export type FinishNodeRun = Readonly<{
   at: string;
 }>;
 
+/**
+ * A node-run worker found its node held by a dependency (nodeGate): `DependencyWaiting` while one
+ * has not succeeded there yet, `DependencyFailed` when one exhausted its retries there.
+ */
+export type HoldNodeRun = Readonly<{
+  type: 'HoldNodeRun';
+  runId: string;
+  node: string;
+  reason: NodeHoldReason;
+  message: string;
+  at: string;
+}>;
+
+export type NodeHoldReason = 'DependencyWaiting' | 'DependencyFailed';
+
 /** Everything the scheduler may ask of one DaemonJob. */
 export type DaemonJobCommand =
   | ObserveSpec
@@ -76,7 +91,8 @@ export type DaemonJobCommand =
   | ObserveDependencies
   | TriggerRun
   | StartNodeRun
-  | FinishNodeRun;
+  | FinishNodeRun
+  | HoldNodeRun;
 
 /** The ObserveSpec command for a (defaulted) spec view. */
 export function toObserveSpec(spec: DaemonJobSpecView, at: string): ObserveSpec {

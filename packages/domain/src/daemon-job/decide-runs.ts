@@ -1,14 +1,16 @@
-import type { FinishNodeRun, StartNodeRun, TriggerRun } from './commands';
+import type { FinishNodeRun, HoldNodeRun, StartNodeRun, TriggerRun } from './commands';
 import { accepted, type Decision, duplicate, rejected, stale } from './decision';
 import { blockMessage } from './dependency-block';
 import type { DaemonJobEvent } from './events';
+import { blocksEveryRun } from './plan-triggers';
 import { type DaemonJobState, isActive, type NodeState, nodeOf } from './state';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Starts a run on the requested targets (default all; names that are not targets are dropped).
- * Rejected while a dependency blocks, so observedGeneration does not advance. A node with an active
+ * Rejected while a dependency is missing or cyclic, and a new generation also while one is not
+ * Completed, so observedGeneration does not advance; other runs are gated per node (nodeGate). A node with an active
  * run is skipped (concurrencyPolicy Skip, its run kept) or replaced (Replace: queued for the new run;
  * the scheduler deletes the old ReaperPod). A generation newer than observedGeneration must cover
  * every target and emits GenerationStarted. Idempotent: a run id seen among the last
@@ -27,7 +29,12 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
   if (command.generation > spec.generation) {
     return rejected('GenerationNotObserved', `generation ${command.generation} not observed yet`);
   }
-  if (state.block.kind !== 'none') return rejected('DependenciesBlocked', blockMessage(state.block));
+  const startsGeneration =
+    state.observedGeneration === undefined || command.generation > state.observedGeneration;
+  const block = state.block;
+  if (block.kind !== 'none' && (startsGeneration || blocksEveryRun(block))) {
+    return rejected('DependenciesBlocked', blockMessage(block));
+  }
   if (
     command.reason === 'Manual' &&
     command.triggerValue !== undefined &&
@@ -40,8 +47,6 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
   const nodes = command.nodes
     ? [...new Set(command.nodes)].filter((name) => nodeOf(state, name) !== undefined).sort(byName)
     : targets;
-  const startsGeneration =
-    state.observedGeneration === undefined || command.generation > state.observedGeneration;
   if (startsGeneration && nodes.length !== targets.length) {
     return rejected(
       'PartialGenerationStart',
@@ -190,4 +195,21 @@ export function decideFinishNodeRun(command: FinishNodeRun, state: DaemonJobStat
     failed,
     { type: 'NodeRunExhausted', node: command.node, runId, retryCount: node.retryCount, at },
   ]);
+}
+
+/**
+ * Records that a node's run waits for a dependency there (or is blocked by one that failed there),
+ * so the status says why. Only a run that owns the node and has not started its next attempt can be
+ * held; the same reason and message again is a duplicate (a woken node-run re-checks often).
+ */
+export function decideHoldNodeRun(command: HoldNodeRun, state: DaemonJobState): Decision {
+  const node = nodeOf(state, command.node);
+  if (!node) return stale('NodeNotTargeted', `node ${command.node} is not a target`);
+  if (node.runId !== command.runId) {
+    return stale('RunSuperseded', `run ${command.runId} no longer owns node ${command.node}`);
+  }
+  if (node.phase !== 'Queued' && node.phase !== 'RetryWaiting') return duplicate;
+  if (node.held === command.reason && node.message === command.message) return duplicate;
+  const { runId, reason, message, at } = command;
+  return accepted([{ type: 'NodeRunHeld', node: command.node, runId, reason, message, at }]);
 }

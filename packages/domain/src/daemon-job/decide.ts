@@ -1,6 +1,6 @@
 import type { DaemonJobCommand } from './commands';
 import { decideObserveDependencies, decideObserveSpec, decideObserveTargets } from './decide-observe';
-import { decideFinishNodeRun, decideStartNodeRun, decideTriggerRun } from './decide-runs';
+import { decideFinishNodeRun, decideHoldNodeRun, decideStartNodeRun, decideTriggerRun } from './decide-runs';
 import type { Decision } from './decision';
 import type { DaemonJobEvent } from './events';
 import { fold } from './evolve';
@@ -21,6 +21,8 @@ const decideOnly = (command: DaemonJobCommand, state: DaemonJobState): Decision 
       return decideStartNodeRun(command, state);
     case 'FinishNodeRun':
       return decideFinishNodeRun(command, state);
+    case 'HoldNodeRun':
+      return decideHoldNodeRun(command, state);
     default: {
       const unknown: never = command;
       return unknown;

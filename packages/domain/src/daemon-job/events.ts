@@ -1,5 +1,5 @@
 import type { DependencyBlock } from '../dag/after-graph';
-import type { TriggerReason } from './commands';
+import type { NodeHoldReason, TriggerReason } from './commands';
 import type { ConcurrencyPolicyView, TriggerOnView } from './views';
 
 /** Reason of a DependencyBlocked event and of the Blocked condition. */
@@ -97,6 +97,14 @@ export type DaemonJobEvent =
       retryLimit: number;
       /** Epoch ms; absent means "as soon as possible". */
       notBefore?: number;
+      at: string;
+    }>
+  | Readonly<{
+      type: 'NodeRunHeld';
+      node: string;
+      runId: string;
+      reason: NodeHoldReason;
+      message: string;
       at: string;
     }>
   | Readonly<{ type: 'NodeRunExhausted'; node: string; runId: string; retryCount: number; at: string }>

@@ -138,7 +138,7 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
         state,
         event.node,
         (node) => ({
-          ...withoutKeys(node, ['runId', 'notBefore', 'needsRun', 'exitCode', 'message']),
+          ...withoutKeys(node, ['runId', 'notBefore', 'needsRun', 'exitCode', 'message', 'held']),
           phase: 'Idle',
           lastTransitionAt: at,
         }),
@@ -150,7 +150,7 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
           state,
           event.node,
           (node) => ({
-            ...withoutKeys(node, ['exitCode', 'message', 'notBefore']),
+            ...withoutKeys(node, ['exitCode', 'message', 'notBefore', 'held']),
             phase: 'Running',
             attempt: event.attempt,
             reaperPodName: event.reaperPodName,
@@ -170,6 +170,13 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
           ...(event.exitCode !== undefined && { exitCode: event.exitCode }),
           lastTransitionAt: at,
         }),
+        owned,
+      );
+    case 'NodeRunHeld':
+      return updateNode(
+        state,
+        event.node,
+        (node) => ({ ...node, held: event.reason, message: event.message }),
         owned,
       );
     case 'NodeRunFailed':

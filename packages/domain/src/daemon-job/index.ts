@@ -21,6 +21,8 @@ export { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff';
 export {
   type DaemonJobCommand,
   type FinishNodeRun,
+  type HoldNodeRun,
+  type NodeHoldReason,
   type ObserveDependencies,
   type ObserveSpec,
   type ObserveTargets,
@@ -34,7 +36,21 @@ export type { CommandResult, Decision, RejectReason, StaleReason } from './decis
 export { blockMessage, blockReasonName } from './dependency-block';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
+export { inboxCommandSchema, parseInboxCommand } from './inbox-command';
 export { type KubeEventView, kubeEventsFor } from './kube-events';
+export {
+  type DependencyOnNode,
+  decodeNodeProgress,
+  decodeProgressMeta,
+  encodeNodeProgress,
+  type NodeGate,
+  type NodeProgress,
+  nodeGate,
+  PROGRESS_META_FIELD,
+  type ProgressIndexChanges,
+  type ProgressMeta,
+  progressIndexChanges,
+} from './node-gate';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
 export {

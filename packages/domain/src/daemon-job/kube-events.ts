@@ -99,6 +99,15 @@ const single = (event: DaemonJobEvent): KubeEventView | undefined => {
       };
     case 'DependencyUnblocked':
       return { type: 'Normal', reason: 'DependenciesCompleted', message: 'all dependencies are Completed' };
+    case 'NodeRunHeld':
+      // Waiting on a node is routine (no Event per node); a dependency that failed there needs a human.
+      return event.reason === 'DependencyFailed'
+        ? {
+            type: 'Warning',
+            reason: 'DependencyFailedOnNode',
+            message: `node ${event.node}: ${event.message}`,
+          }
+        : undefined;
     case 'NodeRunSkipped':
     case 'NodeRunReplaced':
     case 'NodeRunCancelled':

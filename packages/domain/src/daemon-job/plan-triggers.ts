@@ -1,3 +1,4 @@
+import type { DependencyBlock } from '../dag/after-graph';
 import type { TriggerRun } from './commands';
 import { generationPending } from './phase';
 import type { DaemonJobState, NodeTriggerReason } from './state';
@@ -16,8 +17,12 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * Which runs are due, from the state after ObserveSpec / ObserveTargets / ObserveDependencies.
  * Level-triggered: once the returned triggers are decided, planning again returns nothing.
- * - Nothing while no spec is observed or a dependency blocks (runs start once it is lifted).
- * - Generation not started: one run on every target, `Created` (first) or `SpecChanged`.
+ * - Nothing while no spec is observed, or a dependency is missing or on a cycle.
+ * - Generation not started: one run on every target, `Created` (first) or `SpecChanged`, once every
+ *   dependency is Completed (the seed's job-wide rule for the first run anywhere).
+ * - Once the generation has started, a dependency that is running or failed somewhere does not hold
+ *   the whole job back: the runs below are queued, and each node-run waits on its own node until
+ *   every dependency succeeded there (nodeGate).
  * - Trigger annotation differs from lastTriggerValue: one `Manual` run on every target, whatever
  *   triggerOn says (the annotation is how a user forces a re-run).
  * - triggerOn NodeReady: one run per reason on the nodes that joined (new, Ready again, newly
@@ -27,12 +32,13 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  */
 export function planTriggers(state: DaemonJobState, observation: TriggerObservation = {}): PlannedTrigger[] {
   const spec = state.spec;
-  if (!spec || state.block.kind !== 'none') return [];
+  if (!spec || blocksEveryRun(state.block)) return [];
   const generation = spec.generation;
   const value = observation.triggerValue;
   const triggerValue = value !== undefined ? { triggerValue: value } : {};
 
   if (generationPending(state)) {
+    if (state.block.kind !== 'none') return [];
     return [
       {
         reason: state.observedGeneration === undefined ? 'Created' : 'SpecChanged',
@@ -61,4 +67,12 @@ export function planTriggers(state: DaemonJobState, observation: TriggerObservat
 /** Completes a planned trigger into the command to decide. */
 export function toTriggerRun(plan: PlannedTrigger, runId: string, at: string): TriggerRun {
   return { type: 'TriggerRun', ...plan, runId, at };
+}
+
+/**
+ * A missing dependency or a cycle holds every run, whatever triggers it; waiting and failed ones
+ * hold only the start of a generation (later runs are gated per node).
+ */
+export function blocksEveryRun(block: DependencyBlock): boolean {
+  return block.kind === 'missing' || block.kind === 'cycle';
 }

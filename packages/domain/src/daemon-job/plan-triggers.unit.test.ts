@@ -102,19 +102,22 @@ describe('triggerOn NodeReady', () => {
     expect(planTriggers(given(events))).toEqual([{ reason: 'NodeJoined', nodes: ['n1'], generation: 1 }]);
   });
 
-  it('holds a joined node back while a dependency runs, and runs it once the dependency completes', () => {
+  it('queues a joined node while a dependency runs elsewhere: its node-run waits on that node', () => {
     const waiting = { kind: 'waiting', names: ['mount'], phases: { mount: 'Running' } } as const;
     const events = then(completed(['n1'], { after: ['mount'] }), [
       observeTargets(['n1', 'n2'], at(40)),
       { type: 'ObserveDependencies', block: waiting, at: at(40) },
     ]);
-    expect(planTriggers(given(events))).toEqual([]);
-    expect(toStatus(given(events))).toMatchObject({
-      phase: 'Pending',
-      message: 'waiting for dependency mount (Running)',
-    });
-    const unblocked = then(events, [{ type: 'ObserveDependencies', block: { kind: 'none' }, at: at(45) }]);
-    expect(planTriggers(given(unblocked))).toEqual([{ reason: 'NodeJoined', nodes: ['n2'], generation: 1 }]);
+    expect(planTriggers(given(events))).toEqual([{ reason: 'NodeJoined', nodes: ['n2'], generation: 1 }]);
+  });
+
+  it('holds every run while a dependency is missing or on a cycle', () => {
+    const events = then(completed(['n1'], { after: ['mount'] }), [
+      observeTargets(['n1', 'n2'], at(40)),
+      { type: 'ObserveDependencies', block: { kind: 'cycle', path: ['mount', 'x', 'mount'] }, at: at(40) },
+    ]);
+    expect(planTriggers(given(events), { triggerValue: 'again' })).toEqual([]);
+    expect(toStatus(given(events))).toMatchObject({ phase: 'Pending' });
   });
 });
 

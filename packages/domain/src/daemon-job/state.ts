@@ -1,7 +1,7 @@
 // The shape of a DaemonJob's folded state and read-only lookups on it. evolve/fold live in
 // evolve.ts: they need phase.ts, which reads this shape, and one file would be an import cycle.
 import type { DependencyBlock } from '../dag/after-graph';
-import type { TriggerReason } from './commands';
+import type { NodeHoldReason, TriggerReason } from './commands';
 import type { ConcurrencyPolicyView, DaemonJobConditionType, TriggerOnView } from './views';
 
 /**
@@ -29,6 +29,8 @@ export type NodeState = Readonly<{
   bootId?: string;
   /** Epoch ms before which the next attempt must not start (RetryWaiting). */
   notBefore?: number;
+  /** The run waits for a dependency on this node (nodeGate); `message` says which and why. */
+  held?: NodeHoldReason;
   /** Set when the node joined or rebooted and no run has covered it since. */
   needsRun?: NodeTriggerReason;
   lastTransitionAt: string;

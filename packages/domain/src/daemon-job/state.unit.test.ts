@@ -48,6 +48,14 @@ const samples: { [T in DaemonJobEventType]: Extract<DaemonJobEvent, { type: T }>
     at: at(10),
   },
   NodeRunSucceeded: { type: 'NodeRunSucceeded', node: 'n1', runId: 'run-1', attempt: 1, at: at(10) },
+  NodeRunHeld: {
+    type: 'NodeRunHeld',
+    node: 'n1',
+    runId: 'run-1',
+    reason: 'DependencyWaiting',
+    message: 'waiting for dependency a is running here',
+    at: at(10),
+  },
   NodeRunFailed: { type: 'NodeRunFailed', node: 'n1', runId: 'run-1', attempt: 1, exitCode: 2, at: at(10) },
   NodeRunRetryScheduled: {
     type: 'NodeRunRetryScheduled',

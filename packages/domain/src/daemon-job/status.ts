@@ -1,4 +1,5 @@
 import type { DaemonJobPhaseView } from '../dag/after-graph';
+import type { NodeHoldReason } from './commands';
 import { blockMessage, blockReasonName } from './dependency-block';
 import { activeCount, derivePhase, generationPending, owedCount } from './phase';
 import { type DaemonJobState, type NodeRunPhase, type NodeState, targetCount } from './state';
@@ -42,6 +43,7 @@ const nodeStatus = (name: string, node: NodeState): NodeStatusView => ({
   ...(node.reaperPodName !== undefined && { reaperPodName: node.reaperPodName }),
   ...(node.exitCode !== undefined && { exitCode: node.exitCode }),
   retryCount: node.retryCount,
+  ...(node.message !== undefined && { message: node.message }),
 });
 
 /**
@@ -72,11 +74,16 @@ const progressMessage = (state: DaemonJobState): string => {
   const parts = [`${c.Succeeded}/${targetCount(state)} nodes succeeded`];
   if (c.Running > 0) parts.push(`${c.Running} running`);
   if (c.Queued > 0) parts.push(`${c.Queued} queued`);
+  const blocked = c.Queued + c.RetryWaiting > 0 ? heldCount(state, 'DependencyFailed') : 0;
+  if (blocked > 0) parts.push(`${blocked} blocked by a dependency that failed there`);
   if (c.RetryWaiting > 0) parts.push(`${c.RetryWaiting} waiting to retry`);
   if (owedCount(state) > 0) parts.push(`${owedCount(state)} about to run`);
   if (c.Failed > 0) parts.push(`${c.Failed} failed (${failedDetail(state)})`);
   return parts.join(', ');
 };
+
+const heldCount = (state: DaemonJobState, reason: NodeHoldReason): number =>
+  Object.values(state.nodes).filter((node) => node.held === reason).length;
 
 const isHeldBack = (state: DaemonJobState): boolean =>
   state.block.kind !== 'none' &&
@@ -91,7 +98,11 @@ export function statusMessage(state: DaemonJobState, phase: DaemonJobPhaseView =
         const text = blockMessage(state.block);
         return state.block.kind === 'waiting' ? text : `blocked: ${text}`;
       }
-      if (activeCount(state) > 0) return `${activeCount(state)} node runs queued`;
+      if (activeCount(state) > 0) {
+        const blocked = heldCount(state, 'DependencyFailed');
+        const queued = `${activeCount(state)} node runs queued`;
+        return blocked > 0 ? `${queued}, ${blocked} blocked by a dependency that failed there` : queued;
+      }
       if (state.observedGeneration === undefined || !state.spec) return 'not started';
       return `generation ${state.spec.generation} not started`;
     }

@@ -32,6 +32,8 @@ export type NodeStatusView = {
   reaperPodName?: string;
   exitCode?: number;
   retryCount: number;
+  /** Why the node waits (a dependency on this node) or how its last attempt failed. */
+  message?: string;
 };
 
 /** Condition types the DaemonJob status carries. */

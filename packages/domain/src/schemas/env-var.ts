@@ -35,6 +35,9 @@ export const envVarSourceSchema = z
     ],
   });
 
+// What the API server accepts for a container's variable (checked here, not when the Pod is made).
+const ENV_NAME_RULE = "must consist only of printable ASCII characters other than '='";
+
 const ENV_VAR_RULE = 'env var must set exactly one of value, valueFrom';
 
 /**
@@ -44,7 +47,12 @@ const ENV_VAR_RULE = 'env var must set exactly one of value, valueFrom';
  */
 export const envVarSchema = z
   .object({
-    name: z.string().min(1).max(1024).describe('Name of the environment variable.'),
+    name: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^[ -<>-~]+$/, ENV_NAME_RULE)
+      .describe("Name of the environment variable: printable ASCII characters other than '='."),
     value: z
       .string()
       .optional()

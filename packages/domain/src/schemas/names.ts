@@ -38,3 +38,31 @@ export function dnsSubdomain() {
     .max(DNS_SUBDOMAIN_MAX_LENGTH, DNS_SUBDOMAIN_RULE)
     .regex(dnsSubdomainRegex, DNS_SUBDOMAIN_RULE);
 }
+
+/**
+ * A label key (what `nodeSelector` names): an optional DNS-1123 subdomain prefix and '/', then a
+ * name of at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric.
+ * Written with `[.]` rather than `\.`, so the same text is a valid CEL string and a JS regex.
+ */
+export const LABEL_KEY_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+export const LABEL_KEY_MAX_LENGTH = 317;
+export const LABEL_KEY_RULE =
+  "must be label keys: an optional DNS subdomain prefix and '/', then at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric";
+
+/** A label value: empty, or at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric. */
+export const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+export const LABEL_VALUE_RULE =
+  "must be a label value: empty or at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric";
+
+const labelKeyRegex = new RegExp(LABEL_KEY_PATTERN);
+
+/** True when `s` is a valid label key. */
+export function isLabelKey(s: string): boolean {
+  return s.length <= LABEL_KEY_MAX_LENGTH && labelKeyRegex.test(s);
+}
+
+/** A string field holding a label value; the caller adds the description. */
+export function labelValueString() {
+  return z.string().max(63, LABEL_VALUE_RULE).regex(new RegExp(LABEL_VALUE_PATTERN), LABEL_VALUE_RULE);
+}

@@ -64,6 +64,12 @@ const nodeRunSchema = z
     reaperPodName: z.string().optional().describe('Name of the ReaperPod created for this node.'),
     exitCode: z.int().optional().describe('Exit code of the command on this node.'),
     retryCount: z.int().min(0).optional().describe('Number of retries so far on this node.'),
+    message: z
+      .string()
+      .optional()
+      .describe(
+        'Why the node waits (a dependency that has not succeeded, or failed, on this node) or how its last attempt failed.',
+      ),
   })
   .describe('Execution state of the job on one node.');
 

@@ -7,6 +7,9 @@ import { dnsSubdomain } from './names';
 import { objectMetaSchema } from './object-meta';
 import { type ParseResult, parseWith } from './parse';
 
+export const RESET_GENERATION_RULE =
+  'resetGeneration may not decrease: increment it to reset the overlay again';
+
 /** ReaperOverlay spec: lifecycle policy of a named overlay filesystem on every node. */
 export const reaperOverlaySpecSchema = z
   .object({
@@ -21,7 +24,11 @@ export const reaperOverlaySpecSchema = z
       .min(0)
       .max(2_147_483_647)
       .default(0)
-      .describe('Increment to tear down and recreate the overlay on all nodes.'),
+      .meta({
+        description:
+          'Increment to tear down and recreate the overlay on all nodes. It never decreases: status.observedResetGeneration records the values applied, so a lower one could never be.',
+        'x-kubernetes-validations': [{ rule: 'self >= oldSelf', message: RESET_GENERATION_RULE }],
+      }),
   })
   .describe('Desired state of the overlay filesystem group.');
 

@@ -65,6 +65,43 @@ describe('ReaperPod schema', () => {
     ]);
   });
 
+  it.each([
+    ['/', 'must not be / or a system directory'],
+    ['//', 'must not be / or a system directory'],
+    ['/usr/', 'must not be / or a system directory'],
+    ['/proc', 'must not be / or a system directory'],
+    ['/data/../etc', "must not contain '.' or '..' segments"],
+    ['/data/.', "must not contain '.' or '..' segments"],
+  ])('rejects the mountPath %s, naming the field', (mountPath, message) => {
+    const issues = issuesOf({ ...cmd, volumes: [{ name: 'v', mountPath, emptyDir: true }] });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toContain(`volumes[0].mountPath: ${message}`);
+  });
+
+  it('accepts mount paths below system directories and names with dots', () => {
+    for (const mountPath of ['/etc/app', '/usr/local/data', '/data/.cache', '/data/..x', '/srv'])
+      expect(issuesOf({ ...cmd, volumes: [{ name: 'v', mountPath, emptyDir: true }] })).toEqual([]);
+  });
+
+  it('rejects nodeSelector keys and values that are not label syntax', () => {
+    expect(
+      issuesOf({ ...cmd, nodeSelector: { 'kubernetes.io/hostname': 'ip-10-0-0-1.ec2.internal' } }),
+    ).toEqual([]);
+    expect(issuesOf({ ...cmd, nodeSelector: { 'bad key!': 'x' } })[0]).toMatch(
+      /^nodeSelector\.bad key!: keys must be label keys/,
+    );
+    expect(issuesOf({ ...cmd, nodeSelector: { role: 'not valid!' } })[0]).toMatch(
+      /^nodeSelector\.role: must be a label value/,
+    );
+  });
+
+  it('rejects an environment variable name the API server would refuse in the Pod', () => {
+    expect(issuesOf({ ...cmd, env: [{ name: 'A=B', value: 'x' }] })).toEqual([
+      `env[0].name: must consist only of printable ASCII characters other than '=' (got "A=B")`,
+    ]);
+    expect(issuesOf({ ...cmd, env: [{ name: 'my.var-1', value: 'x' }] })).toEqual([]);
+  });
+
   it('accepts literal, Secret and ConfigMap environment variables', () => {
     const env = [
       { name: 'EMPTY', value: '' },

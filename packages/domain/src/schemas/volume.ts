@@ -5,6 +5,47 @@ import { dnsLabel, dnsSubdomain } from './names';
 
 const VOLUME_SOURCE_RULE = 'volume must set exactly one of configMap, secret, hostPath, emptyDir';
 
+/**
+ * Directories a volume must not be mounted over: the host's root and the system directories that
+ * the command itself needs (mounted over `/` the shell is gone and the Pod fails with exit 127).
+ */
+export const RESERVED_MOUNT_PATHS = [
+  '/',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib64',
+  '/usr',
+  '/etc',
+  '/proc',
+  '/sys',
+  '/dev',
+];
+
+/**
+ * The mount path rules, each once for zod (the engine parses with it) and once as the CEL rule the
+ * API server runs: a user sees the same message from `kubectl apply` as from the engine.
+ */
+const MOUNT_PATH_RULES: readonly { rule: string; message: string; ok: (p: string) => boolean }[] = [
+  {
+    rule: "self.startsWith('/')",
+    message: 'must be an absolute path',
+    ok: (p) => p.startsWith('/'),
+  },
+  {
+    rule: "!self.matches('(^|/)[.][.]?(/|$)')",
+    message: "must not contain '.' or '..' segments",
+    ok: (p) => !/(^|\/)\.\.?(\/|$)/.test(p),
+  },
+  {
+    rule: `!(self.matches('^/+$') || self.matches('^/+(${RESERVED_MOUNT_PATHS.slice(1)
+      .map((d) => d.slice(1))
+      .join('|')})/*$'))`,
+    message: `must not be / or a system directory (${RESERVED_MOUNT_PATHS.join(', ')}): the command would lose the files it runs from`,
+    ok: (p) => !RESERVED_MOUNT_PATHS.includes(p.replace(/\/+$/, '') || '/'),
+  },
+];
+
 /** The sources a volume sets; `emptyDir: false` counts as unset. */
 export function volumeSources(v: {
   readonly configMap?: string | undefined;
@@ -27,8 +68,15 @@ export const volumeSchema = z
     mountPath: z
       .string()
       .min(1)
-      .regex(/^\//, 'must be an absolute path')
-      .describe('Absolute path where the volume is mounted for the command.'),
+      .max(4096)
+      .superRefine((path, ctx) => {
+        for (const r of MOUNT_PATH_RULES)
+          if (!r.ok(path)) ctx.addIssue({ code: 'custom', message: r.message });
+      })
+      .meta({
+        description: `Absolute path where the volume is mounted for the command; not / nor a system directory (${RESERVED_MOUNT_PATHS.slice(1).join(', ')}).`,
+        'x-kubernetes-validations': MOUNT_PATH_RULES.map(({ rule, message }) => ({ rule, message })),
+      }),
     readOnly: z.boolean().optional().describe('Mount read-only when true.'),
     configMap: dnsSubdomain().optional().describe('Name of a ConfigMap whose keys appear as files.'),
     secret: dnsSubdomain().optional().describe('Name of a Secret whose keys appear as files.'),

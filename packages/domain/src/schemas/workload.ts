@@ -1,10 +1,18 @@
 import { z } from 'zod';
 import { envVarSchema } from './env-var';
-import { dnsLabel } from './names';
+import {
+  dnsLabel,
+  isLabelKey,
+  LABEL_KEY_MAX_LENGTH,
+  LABEL_KEY_PATTERN,
+  LABEL_KEY_RULE,
+  labelValueString,
+} from './names';
 import { tolerationsSchema } from './toleration';
 import { volumesSchema } from './volume';
 
 const MAX_ID = 2_147_483_647;
+const MAX_SELECTOR_LABELS = 64;
 
 /**
  * Fields shared by ReaperPod and ReaperDaemonJob specs: what to run and how. A DaemonJob copies
@@ -33,9 +41,26 @@ export const workloadShape = {
       'Named overlay filesystem group shared between workloads; the workload waits until a ReaperOverlay of this name is Ready.',
     ),
   nodeSelector: z
-    .record(z.string(), z.string().describe('Required value of the node label.'))
+    .record(z.string(), labelValueString().describe('Required value of the node label.'))
+    .superRefine((selector, ctx) => {
+      const keys = Object.keys(selector);
+      if (keys.length > MAX_SELECTOR_LABELS)
+        ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_SELECTOR_LABELS} labels` });
+      for (const key of keys)
+        if (!isLabelKey(key))
+          ctx.addIssue({ code: 'custom', path: [key], message: `keys ${LABEL_KEY_RULE}`, input: key });
+    })
     .optional()
-    .describe('Node labels that a node must carry to run the workload; all nodes when empty.'),
+    .meta({
+      description: 'Node labels that a node must carry to run the workload; all nodes when empty.',
+      maxProperties: MAX_SELECTOR_LABELS,
+      'x-kubernetes-validations': [
+        {
+          rule: `self.all(k, k.size() <= ${LABEL_KEY_MAX_LENGTH} && k.matches('${LABEL_KEY_PATTERN}'))`,
+          message: `keys ${LABEL_KEY_RULE}`,
+        },
+      ],
+    }),
   dnsMode: z
     .enum(['host', 'kubernetes'])
     .optional()
