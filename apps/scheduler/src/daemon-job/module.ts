@@ -1,6 +1,7 @@
 import {
   createRedis,
   DaemonJobStore,
+  isRedisConnectionError,
   NodeRunResultSchema,
   QueueNames,
   RunFlows,
@@ -112,7 +113,11 @@ export const daemonJobModule: ReconcilerModule = {
         .then((n) => {
           if (n > 0) ctx.logger.info({ revived: n }, 'revived failed node-run steps');
         })
-        .catch((err: unknown) => ctx.logger.warn({ err }, 'node-run revival sweep failed'));
+        .catch((err: unknown) => {
+          // A Redis outage is reported once by the process's RedisHealth.
+          const outage = !ctx.redisHealth.up || isRedisConnectionError(err);
+          ctx.logger[outage ? 'debug' : 'warn']({ err }, 'node-run revival sweep failed');
+        });
     void sweep();
     const sweeper = setInterval(sweep, REVIVAL_SWEEP_MS);
     sweeper.unref();
