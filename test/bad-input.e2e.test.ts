@@ -371,7 +371,7 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
         },
       },
     });
-    redis = createRedis({ url: env.redisUrl }, 'producer', () => undefined);
+    redis = createRedis({ url: env.redisUrl }, 'producer');
   }, 120_000);
 
   afterAll(async () => {

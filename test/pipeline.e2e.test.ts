@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { desiredPod, type Persisted, parseReaperPod, type ReaperPod } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
-import { addNode, removeNode } from '@reaper-flow/local-cluster';
+import { addNode, nodeLayout, removeNode } from '@reaper-flow/local-cluster';
 import { overlayPaths } from '@reaper-flow/node-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -404,6 +404,82 @@ describe('pipeline: ReaperPod and ReaperOverlay', () => {
     });
     for (const node of nodes)
       expect(existsSync(overlayDir(node, 'doomed')), `overlay dir on ${node}`).toBe(false);
+  });
+
+  it("an overlay deleted while a ReaperPod uses it keeps that node's data until the workload ends, and new workloads wait", {
+    timeout: 150_000,
+  }, async () => {
+    const { kubeletStateDir } = testEnv();
+    expect(kubeletStateDir, 'the stand-in kubelet state dir (hostPath volumes live there)').not.toBe('');
+    // The workload runs until the test drops a file into its hostPath volume: it ends on its own,
+    // when the test says so, with no sleep standing in for "long enough".
+    const gatePath = `/reaper-flow-test/${suite}-holder`;
+    const release = join(nodeLayout(kubeletStateDir, nodeA).hostDir, gatePath, 'release');
+    await create(Resources.reaperOverlays, overlay('guarded', 'Manual'));
+    await overlayReadyOnOurNodes('guarded');
+    await create(
+      Resources.reaperPods,
+      rpod('holder', {
+        command: ['/bin/sh', '-c', 'while [ ! -e /gate/release ]; do sleep 0.1; done'],
+        overlayName: 'guarded',
+        nodeName: nodeA,
+        volumes: [{ name: 'gate', mountPath: '/gate', hostPath: gatePath }],
+      }),
+    );
+    await waitFor(rpodIn('holder', 'Running'), { description: 'holder Running', timeoutMs: 60_000 });
+    const [onA, onB] = await Promise.all([
+      writeMarker(nodeA, 'guarded', 'data'),
+      writeMarker(nodeB, 'guarded', 'data'),
+    ]);
+
+    await client.delete(Resources.reaperOverlays, 'guarded', { namespace: ns() });
+    const waiting = await waitFor(
+      async () => {
+        const o = await getOverlay('guarded');
+        return o?.status?.phase === 'Deleting' &&
+          o.status.message?.includes(`cleanup of ${nodeA} waits for ReaperPod holder`) &&
+          !existsSync(onB)
+          ? o
+          : undefined;
+      },
+      { description: `guarded Deleting, ${nodeB} cleaned, ${nodeA} waiting for holder`, timeoutMs: 60_000 },
+    );
+    expect(waiting.metadata.finalizers).toContain(FINALIZER);
+    expect(existsSync(onA), `the data on ${nodeA} under the running workload`).toBe(true);
+    const waitEvent = await waitFor(
+      async () => (await eventsAbout('ReaperOverlay', 'guarded')).find((e) => e.reason === 'CleanupWaiting'),
+      { description: 'a CleanupWaiting Event about guarded', timeoutMs: 10_000 },
+    );
+    expect(waitEvent.message).toContain(`${nodeA} waits for ReaperPod holder`);
+
+    await create(Resources.reaperPods, rpod('newcomer', { command: ['/bin/true'], overlayName: 'guarded' }));
+    const newcomer = await waitFor(
+      async () => {
+        const r = await getRpod('newcomer');
+        return condition(r, 'OverlayReady')?.reason === 'OverlayDeleting' ? r : undefined;
+      },
+      { description: 'newcomer waiting for the deleting overlay', timeoutMs: 30_000 },
+    );
+    expect(newcomer.status).toMatchObject({
+      phase: 'Pending',
+      message: 'waiting for ReaperOverlay "guarded": it is being deleted',
+    });
+    expect(await getPod('newcomer')).toBeUndefined();
+    // Still held: nothing but the workload's end may release it.
+    expect((await getOverlay('guarded'))?.metadata.finalizers).toContain(FINALIZER);
+    expect(existsSync(onA)).toBe(true);
+
+    await writeFile(release, '');
+    await waitFor(async () => (await getOverlay('guarded')) === undefined, {
+      description: 'ReaperOverlay guarded gone once holder ended',
+      timeoutMs: 60_000,
+    });
+    expect((await getRpod('holder'))?.status?.phase).toBe('Succeeded');
+    for (const node of nodes)
+      expect(existsSync(overlayDir(node, 'guarded')), `overlay dir on ${node}`).toBe(false);
+    const cleaned = (await eventsAbout('ReaperOverlay', 'guarded')).find((e) => e.reason === 'CleanedUp');
+    expect(cleaned?.message).toMatch(/^on-disk data cleaned up on \d+ nodes?$/);
+    expect(await getPod('newcomer')).toBeUndefined();
   });
 
   it('resetPolicy OnFailure resets the overlay on the node where a workload failed, and only there', {

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { QueueNames } from '@reaper-flow/queue';
+import { isRedisConnectionError, QueueNames, RedisHealth } from '@reaper-flow/queue';
 import type { Config, Logger } from '@reaper-flow/runtime';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
@@ -21,6 +21,11 @@ export interface DashboardOptions {
   readonly nodeNames?: (() => Promise<readonly string[]>) | undefined;
   /** How often overlay-node queues are looked for (default 10 s). */
   readonly refreshIntervalMs?: number | undefined;
+  /**
+   * The process's Redis health, which reports outages once (the caller tracks `redis` with it);
+   * default: outage errors of the dashboard's queues are dropped, other Redis errors logged.
+   */
+  readonly redisHealth?: RedisHealth | undefined;
 }
 
 export interface Dashboard {
@@ -78,12 +83,15 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const credentials = dashboardCredentials(config);
   const prefix = config.redis.prefix;
   const adapterOptions = { readOnlyMode: config.dashboard.readOnly };
+  const health =
+    opts.redisHealth ??
+    new RedisHealth({ onError: (err, source) => logger.warn({ err, source }, 'dashboard redis error') });
 
   const queues = new Map<string, Queue>();
   const adapterFor = (name: string): BullMQAdapter => {
     // skipMetasUpdate: looking at a queue must not write to Redis (nor create a queue for a node).
     const queue = new Queue(name, { connection: redis, prefix, skipMetasUpdate: true });
-    queue.on('error', (err) => logger.warn({ err, queue: name }, 'dashboard queue error'));
+    health.absorb(queue, `dashboard ${name}`);
     queues.set(name, queue);
     const description =
       DESCRIPTIONS[name] ?? (name.startsWith('overlay-node-') ? 'Overlay work of one node' : '');
@@ -114,7 +122,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   // One discovery at a time: while Redis is away a SCAN on a worker connection waits for it.
   const refresh = (): Promise<void> => {
     discovering ??= discover()
-      .catch((err: unknown) => logger.warn({ err }, 'dashboard could not look for overlay queues'))
+      .catch((err: unknown) => {
+        // While Redis is away the outage is reported once by the process's RedisHealth.
+        const outage = !health.up || isRedisConnectionError(err);
+        logger[outage ? 'debug' : 'warn']({ err }, 'dashboard could not look for overlay queues');
+      })
       .finally(() => {
         discovering = undefined;
       });

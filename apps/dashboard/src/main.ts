@@ -1,5 +1,12 @@
-import { createRedis, WorldStore } from '@reaper-flow/queue';
-import { type Config, createLogger, createMetrics, loadConfig, startOpsServer } from '@reaper-flow/runtime';
+import { createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
+import {
+  type Config,
+  createLogger,
+  createMetrics,
+  loadConfig,
+  redisHealthReport,
+  startOpsServer,
+} from '@reaper-flow/runtime';
 import { type Dashboard, DashboardConfigError, startDashboard } from './dashboard';
 
 // Standalone entry (the scheduler normally serves the dashboard): read config, build dependencies,
@@ -16,10 +23,12 @@ try {
 }
 const logger = createLogger('dashboard', config.log.level);
 const metrics = createMetrics('dashboard');
+const redisHealth = new RedisHealth(redisHealthReport(logger, metrics));
 const redis = createRedis(
   { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
   'worker',
-  (err) => logger.warn({ err }, 'redis connection error'),
+  redisHealth,
+  'dashboard',
 );
 // Nodes the watcher has seen: their overlay queues are listed even before any overlay work.
 const world = new WorldStore(redis, config.redis.prefix, config.queues.retention.eventLogMaxLen);
@@ -29,6 +38,7 @@ try {
   dashboard = await startDashboard({
     config,
     redis,
+    redisHealth,
     logger,
     nodeNames: async () => (await world.keys('Node')).map((k) => k.name),
   });
@@ -45,7 +55,7 @@ const ops = await startOpsServer({
   port: config.metrics.port,
   registry: metrics.registry,
   live: () => true,
-  ready: () => redis.status === 'ready' || `redis ${redis.status}`,
+  ready: () => redisHealth.ready(),
 });
 logger.info({ url: dashboard.url, metricsPort: ops.port }, 'dashboard running');
 

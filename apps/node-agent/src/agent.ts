@@ -1,6 +1,6 @@
 import type { KubeClient } from '@reaper-flow/k8s';
-import { createRedis, QueueNames } from '@reaper-flow/queue';
-import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import { createRedis, QueueNames, RedisHealth } from '@reaper-flow/queue';
+import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import { type Job, Worker } from 'bullmq';
 import { OverlayDisk } from './overlay-disk';
 import { type OverlayJobOutcome, processOverlayJob } from './overlay-processor';
@@ -17,6 +17,8 @@ export interface NodeAgentOptions {
   readonly stateDir: string;
   /** Bound on waiting for active jobs when stopping (default 10 s). */
   readonly stopTimeoutMs?: number;
+  /** The process's Redis health (one log line per outage); default: one of its own. */
+  readonly redisHealth?: RedisHealth | undefined;
 }
 
 export interface NodeAgent {
@@ -46,7 +48,8 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     metrics.statusWrites.inc({ kind: 'ReaperOverlay' }),
   );
   const queueName = QueueNames.overlayNode(nodeName);
-  const redis = createRedis(config.redis, 'worker', (err) => logger.warn({ err }, 'redis connection error'));
+  const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, metrics));
+  const redis = createRedis(config.redis, 'worker', health, 'overlay worker');
 
   // Three parameters: BullMQ passes the AbortSignal only to processors that declare it.
   const processor = async (
@@ -79,7 +82,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     lockDuration: config.queues.stalled.lockDurationMs,
     autorun: false,
   });
-  worker.on('error', (err) => logger.error({ err }, 'overlay worker error'));
+  health.absorb(worker, 'overlay worker');
   worker.on('failed', (job, err) => {
     if (!job) return;
     const willRetry = err.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1);
@@ -127,6 +130,8 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     stop,
     ready() {
       if (stopping) return 'stopping';
+      const redisReady = health.ready();
+      if (redisReady !== true) return redisReady;
       if (redis.status !== 'ready') return `redis ${redis.status}`;
       if (!worker.isRunning()) return 'overlay worker not running';
       return true;

@@ -5,6 +5,7 @@ import type {
   ReconcileKind,
   ReconcileQueue,
   ReconcileResult,
+  RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
 import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
@@ -24,6 +25,8 @@ export interface SchedulerContext {
   readonly world: WorldStore;
   /** Producer connection (fails fast) for the scheduler's own Redis keys. */
   readonly redis: Redis;
+  /** The process's Redis health: outage errors are absorbed there (one log line per outage). */
+  readonly redisHealth: RedisHealth;
   readonly prefix: string;
   /** The reconcile queue of every kind, to enqueue related objects (e.g. an overlay to reset). */
   readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;

@@ -1,4 +1,4 @@
-import { formatKey, type ReconcileKind, type Reconciler } from '@reaper-flow/queue';
+import { formatKey, isRedisConnectionError, type ReconcileKind, type Reconciler } from '@reaper-flow/queue';
 import type { KindReconciler, SchedulerContext } from './context';
 
 /** How a reconcile ended, as a metric label. */
@@ -35,6 +35,12 @@ export function instrument(
       outcome = isTerminal(err) ? 'terminal' : 'transient';
       if (outcome === 'terminal')
         log.warn({ err }, 'reconcile stopped: the problem is reported on the object');
+      // A Redis outage is reported once by the process's RedisHealth, not once per reconcile.
+      else if (!ctx.redisHealth.up || isRedisConnectionError(err))
+        log.debug(
+          { err, attempt: qctx.attempt },
+          'reconcile failed while Redis is unavailable; it will be retried',
+        );
       else log.error({ err, attempt: qctx.attempt }, 'reconcile failed; it will be retried');
       throw err;
     } finally {

@@ -1,11 +1,12 @@
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
-import { createRedis, WorldStore } from '@reaper-flow/queue';
+import { createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
 import {
   applyReloadable,
   createAppKubeClient,
   createLogger,
   createMetrics,
   loadConfig,
+  redisHealthReport,
   startOpsServer,
   watchConfig,
 } from '@reaper-flow/runtime';
@@ -20,7 +21,9 @@ const config = loadConfig();
 const logger = createLogger('scheduler', config.log.level);
 const metrics = createMetrics('scheduler');
 const kube = await createAppKubeClient(config, metrics, 'reaper-flow-scheduler');
-const scheduler = await startScheduler({ config, kube, logger, metrics });
+// One per process: the scheduler's connections and the dashboard's report one outage, once.
+const redisHealth = new RedisHealth(redisHealthReport(logger, metrics));
+const scheduler = await startScheduler({ config, kube, logger, metrics, redisHealth });
 
 // Bull Board. Without dashboard.password/token it refuses to start, and so does the scheduler:
 // set DASHBOARD_PASSWORD (or dashboard.enabled: false).
@@ -30,13 +33,15 @@ if (config.dashboard.enabled) {
   dashboardRedis = createRedis(
     { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
     'worker',
-    (err) => logger.warn({ err }, 'dashboard redis connection error'),
+    redisHealth,
+    'dashboard',
   );
   const world = new WorldStore(dashboardRedis, config.redis.prefix, config.queues.retention.eventLogMaxLen);
   try {
     dashboard = await startDashboard({
       config,
       redis: dashboardRedis,
+      redisHealth,
       logger,
       nodeNames: async () => (await world.keys('Node')).map((k) => k.name),
     });

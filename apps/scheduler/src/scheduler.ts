@@ -5,9 +5,10 @@ import {
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
+  RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
-import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { KindReconciler, ReconcilerModule, SchedulerContext } from './context';
@@ -24,6 +25,11 @@ export interface SchedulerOptions {
   readonly modules?: readonly ReconcilerModule[] | undefined;
   /** Clock for status times (tests). */
   readonly now?: (() => Date) | undefined;
+  /**
+   * The process's Redis health (one log line per outage); default: one of its own. main.ts shares
+   * one between the scheduler and the dashboard it serves.
+   */
+  readonly redisHealth?: RedisHealth | undefined;
 }
 
 export interface Scheduler {
@@ -35,6 +41,7 @@ export interface Scheduler {
   sampleQueueDepth(): Promise<void>;
   /** The reconcile queues, e.g. for tests and the dashboard. */
   readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
+  readonly redisHealth: RedisHealth;
 }
 
 const REDIS_READY_TIMEOUT_MS = 30_000;
@@ -80,13 +87,13 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   const { config, kube, logger, metrics } = opts;
   const prefix = config.redis.prefix;
   const redisOpts = { url: config.redis.url, password: config.redis.password, tls: config.redis.tls };
-  const onRedisError = (err: Error) => logger.warn({ err }, 'redis connection error');
+  const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, metrics));
   const retention = {
     removeOnComplete: config.queues.retention.removeOnComplete,
     removeOnFail: config.queues.retention.removeOnFail,
   };
 
-  const producer = createRedis(redisOpts, 'producer', onRedisError);
+  const producer = createRedis(redisOpts, 'producer', health, 'producer');
   // The producer fails fast while disconnected (reads of the world included): start once it is up.
   await redisReady(producer, REDIS_READY_TIMEOUT_MS).catch((err: unknown) => {
     producer.disconnect();
@@ -105,13 +112,12 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
       }),
     ]),
   ) as Record<ReconcileKind, ReconcileQueue>;
-  // An 'error' event without a listener would crash the process: a Redis blip is logged instead.
-  for (const q of Object.values(queues))
-    q.queue.on('error', (err) => logger.warn({ err, queue: q.name }, 'queue error'));
+  // An 'error' event without a listener would crash the process; an outage is one line (health).
+  for (const q of Object.values(queues)) health.absorb(q.queue, q.name);
   const overlayQueues = new OverlayNodeQueues(producer, {
     prefix,
     retention,
-    onError: (err) => logger.warn({ err }, 'overlay queue error'),
+    onError: (err) => health.report(err, 'overlay queues'),
   });
   const ctx: SchedulerContext = {
     config,
@@ -120,6 +126,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     metrics,
     world: new WorldStore(producer, prefix, config.queues.retention.eventLogMaxLen),
     redis: producer,
+    redisHealth: health,
     prefix,
     queues,
     overlayQueues,
@@ -134,14 +141,14 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     for (const module of opts.modules ?? defaultModules) {
       const reconciler = await module.create(ctx);
       // A connection per worker: BullMQ blocks on it while waiting for jobs.
-      const connection = createRedis(redisOpts, 'worker', onRedisError);
+      const connection = createRedis(redisOpts, 'worker', health, `worker ${module.kind}`);
       connections.push(connection);
       const worker = queues[module.kind].start(connection, instrument(module.kind, reconciler, ctx), {
         concurrency: concurrencyFor(config, module.kind),
         stalledIntervalMs: config.queues.stalled.intervalMs,
         lockDurationMs: config.queues.stalled.lockDurationMs,
         maxStalledCount: config.queues.stalled.maxCount,
-        onError: (err) => logger.error({ err, kind: module.kind }, 'reconcile worker error'),
+        onError: (err) => health.report(err, `reconcile worker ${module.kind}`),
         onInvalidJob: ({ jobId, reason }) =>
           logger.error(
             { queue: queues[module.kind].name, jobId },
@@ -177,9 +184,12 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
 
   return {
     queues,
+    redisHealth: health,
     stop,
     ready() {
       if (stopped) return 'stopping';
+      const redis = health.ready();
+      if (redis !== true) return redis;
       if (producer.status !== 'ready') return `redis ${producer.status}`;
       const down = running.filter((r) => r.connection.status !== 'ready' || !r.worker.isRunning());
       if (down.length > 0) return `reconcile workers not running: ${down.map((r) => r.kind).join(', ')}`;

@@ -34,7 +34,7 @@ const Watched = z.object({
     })
     .optional()
     .catch(undefined),
-  status: z.object({ nodeName: optionalString }).optional().catch(undefined),
+  status: z.object({ nodeName: optionalString, phase: optionalString }).optional().catch(undefined),
 });
 
 /** The fields of a watched object the mapper uses. */

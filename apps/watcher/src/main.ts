@@ -19,7 +19,9 @@ const kube = await createAppKubeClient(config, metrics, 'reaper-flow-watcher');
 // The pod name survives a container restart, so a restarted leader takes its lease back at once;
 // outside a pod, hostname and pid keep two local processes apart.
 const identity = process.env.POD_NAME ?? `${hostname()}_${process.pid}`;
-const watcher = await startWatcher({ config, kube, logger, metrics, identity });
+// The Lease gets a connection pool of its own: a renewal must not queue behind the watches.
+const leaseKube = await createAppKubeClient(config, metrics, 'reaper-flow-watcher-lease');
+const watcher = await startWatcher({ config, kube, leaseKube, logger, metrics, identity });
 const ops = await startOpsServer({
   host: config.metrics.host,
   port: config.metrics.port,
@@ -46,6 +48,7 @@ async function shutdown(signal: string): Promise<void> {
   }
   ops.server.close();
   kube.close();
+  leaseKube.close();
   clearTimeout(deadline);
   process.exit(0);
 }

@@ -48,6 +48,8 @@ export interface Mapping {
 
 /** Annotation the DaemonJob engine puts on each ReaperPod it creates (see the domain's translation). */
 const RUN_ID_ANNOTATION = 'reaper.io/run-id';
+/** Annotation naming the overlay on a ReaperPod's backing Pod (the domain's translation). */
+const OVERLAY_NAME_ANNOTATION = 'reaper.runtime/overlay-name';
 
 const NONE: Mapping = { keys: [], overlayResets: [], wakes: [] };
 
@@ -63,7 +65,8 @@ const nsOf = (f: WatchedFields) => f.metadata.namespace ?? '';
  * - ReaperPod: itself and its owning ReaperDaemonJob (not for a status-only change: the scheduler
  *   wrote it); its overlay; the wake of its node-run; when deleted with an overlay on a node, also
  *   a reset request for that node (the overlay's resetPolicy decides whether to reset);
- * - Pod: its owning ReaperPod;
+ * - Pod: its owning ReaperPod; when a Pod using an overlay ends or is deleted, that overlay too
+ *   (a reset or a deletion may wait for the workload to leave its node);
  * - ReaperOverlay: itself and every ReaperPod of its namespace that names it;
  * - ReaperDaemonJob: itself (not for a status-only change) and every job of its namespace that
  *   lists it in spec.after;
@@ -106,6 +109,8 @@ export function mapChange(change: WatchedChange, caches: MapperCaches): Mapping 
         const owner = f && ownerOfKind(f, 'ReaperPod');
         if (owner) keys.push(key('ReaperPod', ns, owner.name));
       }
+      const overlay = fields.metadata.annotations?.[OVERLAY_NAME_ANNOTATION];
+      if (overlay && podLeftNode(change.type, fields, old)) keys.push(key('ReaperOverlay', ns, overlay));
       return done(keys);
     }
     case 'ReaperOverlay': {
@@ -147,6 +152,18 @@ export function mapChange(change: WatchedChange, caches: MapperCaches): Mapping 
       throw new Error(`no mapping for kind ${String(unknownKind)}`);
     }
   }
+}
+
+const FINISHED = ['Succeeded', 'Failed'];
+
+/**
+ * Whether this change is the end of a Pod's use of its node: deleted, or newly finished. Only then
+ * is its overlay told, so Pods starting and running do not reconcile the overlay on every change.
+ */
+function podLeftNode(type: ChangeType, fields: WatchedFields, old: WatchedFields | undefined): boolean {
+  if (type === 'DELETED') return true;
+  const phase = fields.status?.phase;
+  return phase !== undefined && FINISHED.includes(phase) && !FINISHED.includes(old?.status?.phase ?? '');
 }
 
 /** The reset request of a deleted ReaperPod that ran with an overlay on a node, if any. */

@@ -132,6 +132,29 @@ describe('mapChange', () => {
     expect(keysOf({ kind: 'Pod', type: 'ADDED', object: orphan })).toEqual([]);
   });
 
+  it('a Pod using an overlay tells the overlay when it finishes or is deleted, not while it runs', () => {
+    const pod = (phase: string) => ({
+      kind: 'Pod',
+      metadata: meta('p', {
+        ownerReferences: [owner('ReaperPod', 'p')],
+        annotations: { 'reaper.runtime/overlay-name': 'ovl' },
+      }),
+      spec: { nodeName: 'n1' },
+      status: { phase },
+    });
+    const both = ['ReaperPod/ns/p', 'ReaperOverlay/ns/ovl'];
+    expect(
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Running'), oldObject: pod('Pending') }),
+    ).toEqual(['ReaperPod/ns/p']);
+    expect(
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Succeeded'), oldObject: pod('Running') }),
+    ).toEqual(both);
+    expect(
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Failed'), oldObject: pod('Failed') }),
+    ).toEqual(['ReaperPod/ns/p']);
+    expect(keysOf({ kind: 'Pod', type: 'DELETED', object: pod('Running') })).toEqual(both);
+  });
+
   it('a ReaperOverlay change enqueues the overlay and the ReaperPods of its namespace that use it', () => {
     const caches: MapperCaches = {
       ...noCaches,

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Change,
   type ChangeContext,
@@ -8,8 +9,10 @@ import {
   Resources,
 } from '@reaper-flow/k8s';
 import {
+  isRedisConnectionError,
   type ReconcileKind,
   type ReconcileQueue,
+  type RedisHealth,
   RedisKeys,
   type WatchRecord,
   type WorldStore,
@@ -54,11 +57,18 @@ export interface PipelineDeps {
   readonly prefix: string;
   readonly world: WorldStore;
   readonly queues: ReadonlyMap<ReconcileKind, ReconcileQueue>;
+  /** The process's Redis health: a change seen while Redis is away waits for it to come back. */
+  readonly redisHealth: RedisHealth;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly resyncIntervalMs: number;
   /** Checked before every write: a process that lost the lease stops writing at once. */
   readonly isLeader: () => boolean;
+  /**
+   * While a slow renewal is in flight `isLeader` is false but the term may go on: resolves true once
+   * it is confirmed, false once it is over. Default: not leading is final.
+   */
+  readonly leadershipConfirmed?: ((signal: AbortSignal) => Promise<boolean>) | undefined;
   /** Wakes a parked DaemonJob node-run (its ReaperPod changed). */
   readonly wakeNodeRun: (namespace: string, job: string, runId: string, node: string) => Promise<unknown>;
 }
@@ -80,18 +90,20 @@ class NotLeaderError extends Error {
 /**
  * Starts one informer per watched kind, resumed from the world stored in Redis.
  *
- * Restart strategy: every informer starts with a list, diffed against the stored world (its initial
- * cache), and watches from the list's resourceVersion. Resuming a watch from the persisted version
- * instead would be cheaper, but only works while that version is inside the API server's watch
- * window (minutes): after a longer outage it ends in 410 Gone and a re-list anyway. Listing first
- * is one code path for every case, and the diff against the stored world emits exactly what was
- * missed, deletions included. It is also idempotent: a crash in the middle of the diff leaves a
- * partly updated world, and the next start's diff emits the rest.
+ * Restart strategy (a new process or a new leadership term): each informer's cache is the stored
+ * world, and it watches from the resourceVersion stored with it (one MULTI writes both, so they
+ * match). The watch replays whatever changed since, deletions included, without listing anything:
+ * a leader that lost its lease and won it back, or a restarted watcher, costs no list of the
+ * cluster's objects. When that version is outside the API server's watch window (410 Gone, after a
+ * long outage) or nothing is stored yet, the informer lists and diffs against the stored world,
+ * which emits exactly what was missed; a crash in the middle of that diff leaves a partly updated
+ * world and the next start's diff emits the rest.
  *
  * Each change is handled in order: (a) world store (object, event log entry, resourceVersion, one
  * MULTI); (b) overlay reset requests; (c) reconcile keys enqueued; (d) parked node-runs woken. The informer awaits all of it
  * before it acknowledges the change, so a failure re-delivers it (at-least-once). A crash between (a)
- * and (c) is covered by the SYNC pass after each informer's first list, which enqueues every object.
+ * and (c) is covered by the SYNC pass once each informer has synced (listed, or resumed from the
+ * stored world), which enqueues every object.
  */
 export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
   const informers = new Map<WatchedKind, Informer<StoredObject>>();
@@ -108,10 +120,46 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     },
   };
 
-  const handle = async (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
-    if (!deps.isLeader()) throw new NotLeaderError(`not the leader: ${kind} change not handled`);
-    const seenAt = Date.now();
+  const stopping = new AbortController();
+
+  /**
+   * Runs `step`, and while Redis is unavailable holds it and runs it again once Redis is back. The
+   * informer delivers changes one at a time, so the ones behind a held change wait too, and each is
+   * written once Redis is back, in order, without the informer's backoff (seconds) or an error line
+   * per attempt. Every step is idempotent, so repeating a half-done one is harmless. Any other
+   * error fails the step: the informer re-delivers the change.
+   */
+  const holdingForRedis = async <T>(step: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await step();
+      } catch (err) {
+        const outage = !deps.redisHealth.up || isRedisConnectionError(err);
+        if (!outage || stopping.signal.aborted) throw err;
+        await deps.redisHealth.whenUp(stopping.signal);
+        // Up again but the command still failed (a connection not back yet): a moment, not a spin.
+        await delay(100, undefined, { signal: stopping.signal }).catch(() => undefined);
+        if (stopping.signal.aborted) throw err;
+      }
+    }
+  };
+
+  const handle = (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
     deps.metrics.watchEvents.inc({ kind, type: change.type });
+    // When it was seen, not when it could be written: a change held for Redis shows its real lag.
+    const seenAt = Date.now();
+    return holdingForRedis(() => handleOnce(kind, change, ctx, seenAt));
+  };
+
+  const handleOnce = async (
+    kind: WatchedKind,
+    change: Change<StoredObject>,
+    ctx: ChangeContext,
+    seenAt: number,
+  ) => {
+    if (!deps.isLeader() && !(await deps.leadershipConfirmed?.(stopping.signal))) {
+      throw new NotLeaderError(`not the leader: ${kind} change not handled`);
+    }
     const { metadata } = change.object;
     const record: WatchRecord = {
       type: change.type,
@@ -123,9 +171,10 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
       seenAt,
     };
     // Only a watch event's own version is safe to persist as "everything before it is stored"; during
-    // a list diff or resync the version reached before stays. (On a first start there is none yet and
-    // the object's version is written: harmless, as every start lists first.)
-    const checkpoint = ctx.source === 'watch' ? undefined : ctx.resourceVersion;
+    // a list diff or resync the version reached before stays, and on a first list (none reached yet)
+    // none is written: a start resumes from the stored version, so one written in the middle of a
+    // diff would skip the objects not diffed yet.
+    const checkpoint = ctx.source === 'watch' ? undefined : (ctx.resourceVersion ?? null);
     await deps.world.apply(record, change.type === 'DELETED' ? undefined : change.object, checkpoint, {
       bumpRevision: nodeChanged({ kind, ...change }),
     });
@@ -161,7 +210,9 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     }
     log.info(
       { resourceVersion, stored: initialCache.length },
-      'starting informer: list, diff with stored world',
+      resourceVersion === undefined
+        ? 'starting informer: list, diff with stored world'
+        : 'starting informer: watch from the stored resourceVersion',
     );
     informers.set(
       watched.kind,
@@ -171,13 +222,18 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
         labelSelector: watched.labelSelector,
         initialCache,
         resourceVersion,
-        listFirst: true,
+        // Resume from the stored version when there is one (410 Gone falls back to list + diff).
+        listFirst: resourceVersion === undefined,
         transform: (o) => toStoredObject(watched.kind, o),
         resyncIntervalMs: deps.resyncIntervalMs,
         handler: (change, ctx) => handle(watched.kind, change, ctx),
-        onCheckpoint: (rv) => deps.world.saveResourceVersion(watched.kind, rv),
+        onCheckpoint: (rv) => holdingForRedis(() => deps.world.saveResourceVersion(watched.kind, rv)),
         onStateChange: (state, err) => log.info({ state, err }, 'informer state'),
-        onError: (err, state) => log.warn({ err, state }, 'informer error (retrying)'),
+        onError: (err, state) => {
+          // A Redis outage is reported once, by the process's RedisHealth.
+          const outage = !deps.redisHealth.up || isRedisConnectionError(err);
+          log[outage ? 'debug' : 'warn']({ err, state }, 'informer error (retrying)');
+        },
       }),
     );
   }
@@ -196,6 +252,8 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
   const all = () => [...informers.values()];
   return {
     async stop() {
+      // A change held for Redis gives up first, unacknowledged: the next term delivers it again.
+      stopping.abort();
       await Promise.all(all().map((i) => i.stop()));
     },
     synced: () => all().every((i) => i.synced),

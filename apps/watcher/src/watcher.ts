@@ -4,16 +4,22 @@ import {
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
+  RedisHealth,
   RunFlows,
   WorldStore,
 } from '@reaper-flow/queue';
-import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import type { Redis } from 'ioredis';
 import { type Pipeline, startPipeline } from './pipeline';
 
 export interface WatcherOptions {
   readonly config: Config;
   readonly kube: KubeClient;
+  /**
+   * A client of its own (its own connection pool) for the leader Lease, so a renewal never waits
+   * behind the watches or other requests; default `kube`. Not closed by stop().
+   */
+  readonly leaseKube?: KubeClient | undefined;
   /** A producer connection to use (not closed by stop()); default: one is opened from config.redis. */
   readonly redis?: Redis | undefined;
   readonly logger: Logger;
@@ -22,6 +28,8 @@ export interface WatcherOptions {
   readonly identity: string;
   /** Liveness fails when a watch has shown no sign of life for this long (default 11 min). */
   readonly staleAfterMs?: number | undefined;
+  /** The process's Redis health (one log line per outage); default: one of its own. */
+  readonly redisHealth?: RedisHealth | undefined;
 }
 
 export interface Watcher {
@@ -33,7 +41,7 @@ export interface Watcher {
   isLeader(): boolean;
   /** The oldest last-event time of the leader's watches (events and bookmarks); undefined on a standby. */
   lastEventAt(): number | undefined;
-  /** Readiness: true on a standby, and on the leader once every informer has listed. */
+  /** Readiness: false while Redis is unavailable; else true on a standby, and on the leader once every informer has listed. */
   ready(): true | string;
   /** Liveness: the leader's watches are running and none went silent. */
   live(): true | string;
@@ -47,18 +55,22 @@ const DEFAULT_STALE_AFTER_MS = 11 * 60_000;
  * changes into world-store entries and reconcile keys (see pipeline.ts). Only the leader watches.
  *
  * Losing the lease stops the informers and the process goes back to standby (it keeps campaigning);
- * a later term starts over with a list diffed against the stored world, the same path as a restart,
- * so nothing that changed in between is missed.
+ * a later term resumes each watch from the resourceVersion stored with the world, the same path as a
+ * restart: nothing that changed in between is missed, and nothing is listed again unless the API
+ * server has compacted that version away (410 Gone: list, diffed against the stored world). A renewal
+ * that is merely slow pauses writes until it lands and does not end the term (see LeaderElector).
  */
 export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   const { config, logger } = opts;
   const ownsRedis = !opts.redis;
+  const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, opts.metrics));
   const redis =
     opts.redis ??
     createRedis(
       { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
       'producer',
-      (err) => logger.warn({ err }, 'redis connection error'),
+      health,
+      'watcher',
     );
   await redisReady(redis, 30_000);
   const prefix = config.redis.prefix;
@@ -76,12 +88,13 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
       }),
     ]),
   );
-  for (const q of queues.values()) q.queue.on('error', (err) => logger.warn({ err }, 'queue error'));
+  for (const q of queues.values()) health.absorb(q.queue, q.name);
   const flows = new RunFlows(redis, {
     prefix,
     retention: config.queues.retention,
     stepAttempts: config.kubernetes.attempts,
     stepBackoffMs: config.kubernetes.backoffMs,
+    health,
   });
 
   const stopping = new AbortController();
@@ -100,7 +113,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   };
 
   const elector: LeaderElector = new LeaderElector({
-    kube: opts.kube,
+    kube: opts.leaseKube ?? opts.kube,
     namespace: config.watcher.leaseNamespace,
     name: config.watcher.leaseName,
     identity: opts.identity,
@@ -117,10 +130,12 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
               prefix,
               world,
               queues,
+              redisHealth: health,
               logger,
               metrics: opts.metrics,
               resyncIntervalMs: config.watcher.resyncIntervalMs,
               isLeader: () => elector.isLeader() && !stopping.signal.aborted,
+              leadershipConfirmed: (signal) => elector.whenConfirmed(signal),
               wakeNodeRun: (ns, job, runId, node) => flows.wake(ns, job, runId, node),
             });
           } catch (err) {
@@ -153,6 +168,8 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
     isLeader: () => elector.isLeader(),
     lastEventAt: () => pipeline?.lastEventAt(),
     ready() {
+      const redisReady = health.ready();
+      if (redisReady !== true) return redisReady;
       if (!elector.isLeader()) return true;
       if (!pipeline) return 'leader: informers starting';
       return pipeline.synced() ? true : 'leader: informers not synced yet';

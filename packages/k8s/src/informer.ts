@@ -231,9 +231,10 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (signal.aborted) break;
         this.opts.onError?.(err, this.current);
-        if (isApiError(err, 'Gone')) {
-          // The version was compacted away: only a fresh list can tell what changed meanwhile. Re-list
-          // at once, unless the watch right after a re-list is Gone again (then back off).
+        if (isApiError(err, 'Gone') || isTooLargeResourceVersion(err)) {
+          // The version was compacted away (or is newer than this server has, e.g. a stored version
+          // from a restored or replaced etcd): only a fresh list can tell what changed meanwhile.
+          // Re-list at once, unless the watch right after a re-list fails so again (then back off).
           needsList = true;
           goneStreak = this.watchReceived > 0 ? 1 : goneStreak + 1;
           if (goneStreak === 1) continue;
@@ -401,6 +402,19 @@ export class Informer<T extends KubeObject> {
     this.current = state;
     this.opts.onStateChange?.(state, err);
   }
+}
+
+/**
+ * The API server's answer to a watch from a resourceVersion it has not reached ("Too large resource
+ * version", a 504 with cause ResourceVersionTooLarge): client-go's reflector re-lists on it too.
+ */
+function isTooLargeResourceVersion(err: unknown): boolean {
+  if (!isApiError(err)) return false;
+  const causes = (err.details as { causes?: { reason?: unknown }[] } | undefined)?.causes ?? [];
+  return (
+    causes.some((c) => c.reason === 'ResourceVersionTooLarge') ||
+    /too large resource version/i.test(err.message)
+  );
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -128,6 +128,17 @@ class FakeApi implements InformerKube {
     this.watchedFrom.push(opts.resourceVersion);
     const from = Number(opts.resourceVersion ?? this.rv);
     if (from < this.compactedTo) throw new ApiError('Gone', 410, `too old resource version: ${from}`);
+    if (from > this.rv) {
+      throw new ApiError(
+        'Timeout',
+        504,
+        `Too large resource version: ${from}, current: ${this.rv}`,
+        'Timeout',
+        {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        },
+      );
+    }
     const sub: Subscriber = {
       events: this.history.filter((h) => h.rv > from).map((h) => h.event),
       ended: false,
@@ -327,6 +338,31 @@ describe('Informer', () => {
     await waitFor(() => seen.length === 1, 'DELETED a');
     expect(api.watchedFrom[0]).toBe(persistedRv);
     expect(seen).toEqual([{ type: 'DELETED', name: 'a', rv: a.metadata.resourceVersion, source: 'list' }]);
+    await informer.stop();
+  });
+
+  it('a stored version newer than the server has (a replaced etcd) re-lists and diffs, not retries forever', {
+    timeout: 10_000,
+  }, async () => {
+    const api = new FakeApi();
+    const a = api.put('a');
+    const gone = obj('gone', 90);
+    const { seen, handler } = recorder();
+    const informer = new Informer<Obj>({
+      kube: api,
+      resource: Resources.configMaps,
+      handler,
+      initialCache: [a, gone],
+      resourceVersion: '99',
+      listFirst: false,
+      backoff: fastBackoff,
+    });
+    informer.start();
+    await waitFor(() => seen.length === 1, 'DELETED gone');
+    expect(seen).toEqual([{ type: 'DELETED', name: 'gone', rv: '90', source: 'list' }]);
+    expect(api.lists).toBe(1);
+    await waitFor(() => api.watching === 1, 'watching from the listed version');
+    expect(api.watchedFrom.at(-1)).toBe(String(api.rv));
     await informer.stop();
   });
 

@@ -73,4 +73,36 @@ describe('LeaderElector against the API server', () => {
       intervalMs: 50,
     });
   });
+
+  it('a leader whose process is busy past the renew deadline, but not past the lease, keeps leading', {
+    timeout: 40_000,
+  }, async () => {
+    // Lease 9 s, so the renew deadline is 6 s; the process is blocked for 6.5 s.
+    const events: string[] = [];
+    const elector = new LeaderElector({
+      kube: t.client,
+      namespace: t.namespace,
+      name: 'busy',
+      identity: 'busy',
+      leaseDurationMs: 9_000,
+      renewIntervalMs: RENEW_MS,
+      onStartedLeading: () => events.push('started'),
+      onStoppedLeading: (reason) => events.push(`stopped:${reason}`),
+    });
+    electors.push(elector);
+    elector.start();
+    await waitFor(() => elector.isLeader(), { description: 'busy leads', timeoutMs: 10_000 });
+    const before = Date.parse(String((await lease('busy'))?.spec.renewTime));
+    // Synchronous work that starves every timer of this process (the fault under test).
+    const until = Date.now() + 6_500;
+    while (Date.now() < until) {
+      // busy
+    }
+    expect(await elector.whenConfirmed()).toBe(true);
+    expect(elector.isLeader()).toBe(true);
+    expect(events).toEqual(['started']);
+    const after = (await lease('busy'))?.spec;
+    expect(after?.holderIdentity).toBe('busy');
+    expect(Date.parse(String(after?.renewTime))).toBeGreaterThan(before);
+  });
 });

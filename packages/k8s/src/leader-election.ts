@@ -68,15 +68,31 @@ type Attempt = 'held' | 'other' | 'error';
  * optimistic concurrency on the Lease's resourceVersion decides every race (a Conflict means another
  * candidate won), the leader renews every renewInterval, a standby polls and takes over once the
  * lease is expired (renewTime + leaseDurationSeconds < now) or released (empty holderIdentity).
+ *
+ * A leader must not lose its lease only because it is busy:
+ * - give it a KubeClient of its own (its own connection pool), so a renewal never queues behind
+ *   watches or the app's other requests;
+ * - a renewal is one PUT on the Lease it last wrote (a GET only after a Conflict), stamped when it
+ *   is sent, so a slow read or a late timer does not age it;
+ * - a failed renewal is retried every `retryIntervalMs` until the renew deadline, not once;
+ * - a renewal still in flight at the renew deadline is waited for until the lease would expire for
+ *   the others: meanwhile `isLeader()` is false (nothing may be written on the strength of an
+ *   unconfirmed lease), and if it lands in time leadership simply continues, with no
+ *   stopped/started callbacks (`whenConfirmed` tells waiting work which way it went).
  */
 export class LeaderElector {
   private readonly abort = new AbortController();
   private readonly clock: () => number;
   private readonly renewDeadlineMs: number;
+  private readonly retryMs: number;
   private leading = false;
+  /** When the renewTime last stored by us was stamped. */
   private lastRenew = 0;
+  /** The Lease as our last successful write returned it (the next renewal PUTs on it). */
+  private written: Lease | undefined;
   private observed: string | undefined;
   private loop: Promise<void> | undefined;
+  private confirmWaiters: ((leading: boolean) => void)[] = [];
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.clock = opts.clock ?? Date.now;
@@ -87,10 +103,32 @@ export class LeaderElector {
     if (opts.renewIntervalMs >= this.renewDeadlineMs) {
       throw new Error('renewIntervalMs must be shorter than the renew deadline (2/3 of leaseDurationMs)');
     }
+    this.retryMs =
+      opts.retryIntervalMs ?? Math.min(opts.renewIntervalMs, Math.round(this.renewDeadlineMs / 5));
   }
 
+  /** true while this process holds the lease with a renewal confirmed within the renew deadline. */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.clock() - this.lastRenew < this.renewDeadlineMs;
+  }
+
+  /**
+   * Resolves true once leadership is confirmed (at once if it is), false when this process does not
+   * lead or leadership ends (or `signal` aborts) before a renewal in flight lands.
+   */
+  whenConfirmed(signal?: AbortSignal): Promise<boolean> {
+    if (this.isLeader()) return Promise.resolve(true);
+    if (!this.leading || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (leading: boolean) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.confirmWaiters = this.confirmWaiters.filter((w) => w !== done);
+        resolve(leading);
+      };
+      const onAbort = () => done(false);
+      this.confirmWaiters.push(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** The holder last seen on the Lease. */
@@ -112,7 +150,7 @@ export class LeaderElector {
     this.abort.abort();
     await this.loop;
     const wasLeading = this.leading;
-    this.leading = false;
+    this.setLeading(false);
     // Also when not leading: an acquire still in flight when stop() came may have succeeded.
     if (opts.release ?? true) {
       try {
@@ -126,38 +164,58 @@ export class LeaderElector {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
+    const { leaseDurationMs, renewIntervalMs } = this.opts;
     while (!signal.aborted) {
-      const started = this.clock();
-      const deadline = this.leading ? this.lastRenew + this.renewDeadlineMs - started : this.renewDeadlineMs;
-      const result = await withTimeout(this.tryAcquireOrRenew(), Math.max(0, deadline)).catch(
+      // A renewal may take until the lease would expire for the others; a standby's attempt is
+      // bounded by the renew deadline (it is retried anyway).
+      const budget = this.leading ? this.lastRenew + leaseDurationMs - this.clock() : this.renewDeadlineMs;
+      const result = await withTimeout(this.tryAcquireOrRenew(), Math.max(0, budget), signal).catch(
         (err: unknown): Attempt => {
-          this.opts.onError?.(err);
+          if (!signal.aborted) this.opts.onError?.(err);
           return 'error';
         },
       );
       if (signal.aborted) break;
       if (result === 'held') {
-        this.lastRenew = started;
         if (!this.leading) {
-          this.leading = true;
+          this.setLeading(true);
           this.notify(() => this.opts.onStartedLeading());
-        }
+        } else if (this.isLeader()) this.settleWaiters(true);
       } else if (this.leading) {
         const lost = result === 'other' || this.clock() - this.lastRenew >= this.renewDeadlineMs;
         if (lost) {
-          this.leading = false;
+          this.setLeading(false);
           this.notify(() => this.opts.onStoppedLeading('lost'));
         }
       }
-      const retry = this.opts.retryIntervalMs ?? this.opts.renewIntervalMs;
-      const wait = this.leading ? this.opts.renewIntervalMs : retry * (1 + 0.2 * Math.random());
-      // A leader that cannot renew never sleeps past its deadline, so it steps down in time.
-      const untilDeadline = this.lastRenew + this.renewDeadlineMs - this.clock();
-      await sleep(this.leading ? Math.max(0, Math.min(wait, untilDeadline)) : wait, signal);
+      let wait: number;
+      if (!this.leading) wait = (this.opts.retryIntervalMs ?? renewIntervalMs) * (1 + 0.2 * Math.random());
+      // A renewal so slow that even its own stamp is past the deadline: renew again at once.
+      else if (result === 'held') wait = this.isLeader() ? renewIntervalMs : 0;
+      // Failing to renew: try again soon, but never sleep past the renew deadline.
+      else wait = Math.max(0, Math.min(this.retryMs, this.lastRenew + this.renewDeadlineMs - this.clock()));
+      await sleep(wait, signal);
     }
   }
 
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    if (!leading) {
+      this.written = undefined;
+      this.settleWaiters(false);
+    }
+  }
+
+  private settleWaiters(leading: boolean): void {
+    for (const w of [...this.confirmWaiters]) w(leading);
+  }
+
   private async tryAcquireOrRenew(): Promise<Attempt> {
+    // The leader's fast path: one PUT on the Lease it last wrote.
+    if (this.leading && this.written) {
+      const renewed = await this.write(this.written, this.written.spec?.holderIdentity ?? undefined);
+      if (renewed === 'held') return 'held';
+    }
     // A Conflict can be a harmless write (someone labelled the Lease): read again once before
     // concluding that another candidate won.
     const first = await this.attempt();
@@ -166,57 +224,76 @@ export class LeaderElector {
 
   private async attempt(): Promise<Attempt | 'conflict'> {
     const { kube, namespace, name, identity } = this.opts;
-    const now = this.clock();
     const raw = await kube.get<unknown>(Resources.leases, name, { namespace });
-    const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
     if (raw === undefined) {
+      const now = this.clock();
       const body = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name, namespace },
         spec: {
           holderIdentity: identity,
-          leaseDurationSeconds: durationSeconds,
+          leaseDurationSeconds: this.durationSeconds(),
           acquireTime: formatMicroTime(now),
           renewTime: formatMicroTime(now),
           leaseTransitions: 0,
         },
       };
+      let created: unknown;
       try {
-        await kube.create(Resources.leases, body, { namespace });
+        created = await kube.create(Resources.leases, body, { namespace });
       } catch (err) {
         if (isApiError(err, 'AlreadyExists') || isApiError(err, 'Conflict')) return 'other';
         throw err;
       }
-      this.observe(identity);
+      this.held(created, now);
       return 'held';
     }
     const lease: Lease = Lease.parse(raw);
     const holder = lease.spec?.holderIdentity || undefined;
     this.observe(holder);
-    if (holder !== identity && !leaseExpired(lease.spec, now)) return 'other';
+    if (holder !== identity && !leaseExpired(lease.spec, this.clock())) return 'other';
+    return this.write(lease, holder);
+  }
+
+  /** PUTs `lease` with us as holder, stamped now; a Conflict means someone wrote it since. */
+  private async write(lease: Lease, holder: string | undefined): Promise<'held' | 'conflict'> {
+    const { kube, namespace, name, identity } = this.opts;
     const spec = lease.spec ?? {};
+    const now = this.clock();
     const body = {
       ...lease,
       metadata: { ...lease.metadata },
       spec: {
         ...spec,
         holderIdentity: identity,
-        leaseDurationSeconds: durationSeconds,
+        leaseDurationSeconds: this.durationSeconds(),
         acquireTime: holder === identity && spec.acquireTime ? spec.acquireTime : formatMicroTime(now),
         renewTime: formatMicroTime(now),
         leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
       },
     };
+    let replaced: unknown;
     try {
-      // metadata.resourceVersion is the version just read: if anyone wrote in between, this is a Conflict.
-      await kube.replace(Resources.leases, name, body, { namespace });
+      // metadata.resourceVersion is the version last seen: if anyone wrote in between, this is a Conflict.
+      replaced = await kube.replace(Resources.leases, name, body, { namespace });
     } catch (err) {
       if (isApiError(err, 'Conflict')) return 'conflict';
       throw err;
     }
-    this.observe(identity);
+    this.held(replaced, now);
     return 'held';
+  }
+
+  private held(response: unknown, stampedAt: number): void {
+    const parsed = Lease.safeParse(response);
+    this.written = parsed.success ? parsed.data : undefined;
+    this.lastRenew = stampedAt;
+    this.observe(this.opts.identity);
+  }
+
+  private durationSeconds(): number {
+    return Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
   }
 
   private async release(): Promise<void> {
@@ -258,14 +335,20 @@ class AttemptTimeout extends Error {
   readonly code = 'AttemptTimeout';
 }
 
-/** Races `p` against a timer; the slow promise keeps running but its result is ignored. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Races `p` against a timer (and `signal`); the slow promise keeps running but its result is ignored. */
+function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new AttemptTimeout(`lease request took longer than ${ms} ms`)), ms);
+    onAbort = () => reject(new AttemptTimeout('stopped'));
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   p.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([p, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

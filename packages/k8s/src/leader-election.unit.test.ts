@@ -12,14 +12,28 @@ class FakeLeases {
   lease: LeaseObject | undefined;
   private rv = 1;
   failing = false;
+  /** The next this-many requests fail (a transient error). */
+  failNext = 0;
+  /** While set, a replace waits for it before answering (a slow API server or a busy process). */
+  hold: Promise<void> | undefined;
+  gets = 0;
+
+  private fail(): boolean {
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      return true;
+    }
+    return this.failing;
+  }
 
   get = async <T>(): Promise<T | undefined> => {
-    if (this.failing) throw new ApiError('Network', 0, 'unreachable');
+    this.gets += 1;
+    if (this.fail()) throw new ApiError('Network', 0, 'unreachable');
     return this.lease === undefined ? undefined : (structuredClone(this.lease) as T);
   };
 
   create = async <T>(_ref: unknown, body: unknown): Promise<T> => {
-    if (this.failing) throw new ApiError('Network', 0, 'unreachable');
+    if (this.fail()) throw new ApiError('Network', 0, 'unreachable');
     if (this.lease) throw new ApiError('AlreadyExists', 409, 'exists', 'AlreadyExists');
     const b = body as LeaseObject;
     this.lease = { metadata: { ...b.metadata, resourceVersion: String(++this.rv) }, spec: { ...b.spec } };
@@ -27,7 +41,8 @@ class FakeLeases {
   };
 
   replace = async <T>(_ref: unknown, _name: string, body: unknown): Promise<T> => {
-    if (this.failing) throw new ApiError('Network', 0, 'unreachable');
+    if (this.fail()) throw new ApiError('Network', 0, 'unreachable');
+    await this.hold;
     const b = body as LeaseObject;
     if (!this.lease || b.metadata.resourceVersion !== this.lease.metadata.resourceVersion) {
       throw new ApiError('Conflict', 409, 'the object has been modified');
@@ -161,5 +176,70 @@ describe('LeaderElector', () => {
     // Stepped down while the lease still looked valid to everyone else.
     expect(leaseExpired(leases.lease?.spec, Date.now())).toBe(false);
     expect(Date.now() - renewTime).toBeLessThan(1_500);
+  });
+
+  it('renews with one PUT on the lease it wrote, without reading it first', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a');
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    const gets = leases.gets;
+    const rv = Number(leases.lease?.metadata.resourceVersion);
+    await waitFor(() => Number(leases.lease?.metadata.resourceVersion) >= rv + 3, 'three renewals');
+    expect(leases.gets).toBe(gets);
+  });
+
+  it('a renewal that fails once is retried at once, not lost until the next interval', {
+    timeout: 10_000,
+  }, async () => {
+    const leases = new FakeLeases();
+    // Renew every 400 ms, deadline 666 ms, retry every 133 ms: a single retry would come too late.
+    const a = candidate(leases, 'a', { leaseDurationMs: 1_000, renewIntervalMs: 400 });
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    const rv = Number(leases.lease?.metadata.resourceVersion);
+    leases.failNext = 2;
+    await waitFor(
+      () => Number(leases.lease?.metadata.resourceVersion) >= rv + 2,
+      'renewed after the failures',
+    );
+    expect(a.events).toEqual(['started']);
+    expect(a.elector.isLeader()).toBe(true);
+  });
+
+  it('a renewal slower than the renew deadline but within the lease keeps leadership; writes pause meanwhile', {
+    timeout: 10_000,
+  }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a', { leaseDurationMs: 1_500, renewIntervalMs: 100 });
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    let release = () => {};
+    leases.hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Past the renew deadline (1 s) with the renewal in flight: not leading for writes, not lost.
+    await waitFor(() => !a.elector.isLeader(), 'writes paused');
+    const confirmed = a.elector.whenConfirmed();
+    expect(a.events).toEqual(['started']);
+    leases.hold = undefined;
+    release();
+    expect(await confirmed).toBe(true);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(a.events).toEqual(['started']);
+    expect(leaseExpired(leases.lease?.spec, Date.now())).toBe(false);
+  });
+
+  it('a renewal that does not land within the lease ends leadership', { timeout: 10_000 }, async () => {
+    const leases = new FakeLeases();
+    const a = candidate(leases, 'a', { leaseDurationMs: 1_500, renewIntervalMs: 100 });
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader(), 'a leads');
+    leases.hold = new Promise<void>(() => undefined);
+    await waitFor(() => !a.elector.isLeader(), 'writes paused');
+    const confirmed = a.elector.whenConfirmed();
+    await waitFor(() => a.events.includes('stopped:lost'), 'a steps down');
+    expect(await confirmed).toBe(false);
+    leases.hold = undefined;
   });
 });

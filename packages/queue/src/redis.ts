@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisHealth } from './redis-health';
 
 export interface RedisConnectionOptions {
   readonly url: string;
@@ -15,11 +16,15 @@ export interface RedisConnectionOptions {
  * - producers fail fast: a command waits through at most two reconnect attempts, then rejects, so a
  *   caller sees an outage quickly and its own at-least-once retry takes over. (The offline queue
  *   stays on so commands issued before the first connect completes are not rejected.)
+ *
+ * With `health`, the connection reports to the process's RedisHealth (one log line per outage, not
+ * one per connection and reconnect attempt); without, its errors are ignored (tests, tools).
  */
 export function createRedis(
   opts: RedisConnectionOptions,
   role: 'worker' | 'producer',
-  onError?: (err: Error) => void,
+  health?: RedisHealth,
+  name: string = role,
 ): Redis {
   const extra: RedisOptions = {
     maxRetriesPerRequest: role === 'worker' ? null : 2,
@@ -29,6 +34,8 @@ export function createRedis(
   if (opts.password) extra.password = opts.password;
   if (opts.tls && !opts.url.startsWith('rediss://')) extra.tls = {};
   const redis = new Redis(opts.url, extra);
-  redis.on('error', (err: Error) => onError?.(err));
+  // An 'error' event without a listener would crash the process.
+  if (health) return health.track(redis, name);
+  redis.on('error', () => undefined);
   return redis;
 }

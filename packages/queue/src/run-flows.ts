@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
 import type { RetentionOptions } from './reconcile-queue';
+import type { ErrorEmitter, RedisHealth } from './redis-health';
 
 /** One node's part of a DaemonJob run: a step machine kept in job.data so a retry resumes. */
 export const NodeRunDataSchema = z.object({
@@ -53,6 +54,8 @@ export interface RunFlowOptions {
   /** Tries of a node-run step that hits unexpected errors (API down...), not workload failures. */
   readonly stepAttempts: number;
   readonly stepBackoffMs: number;
+  /** Where the errors of its BullMQ objects go (outages absorbed); default: ignored. */
+  readonly health?: RedisHealth | undefined;
 }
 
 /**
@@ -75,6 +78,16 @@ export class RunFlows {
     const streams = { events: { maxLen: QUEUE_EVENTS_MAX_LEN } };
     this.nodeRuns = new Queue(QueueNames.nodeRuns, { connection, prefix: opts.prefix, streams });
     this.runs = new Queue(QueueNames.runs, { connection, prefix: opts.prefix, streams });
+    // Without an 'error' listener BullMQ prints each error to the console.
+    const emitters: [ErrorEmitter, string][] = [
+      [this.flows, 'run flows'],
+      [this.nodeRuns, QueueNames.nodeRuns],
+      [this.runs, QueueNames.runs],
+    ];
+    for (const [emitter, source] of emitters) {
+      if (opts.health) opts.health.absorb(emitter, source);
+      else emitter.on('error', () => undefined);
+    }
   }
 
   /** Adds the flow of one run (idempotent by run id). */

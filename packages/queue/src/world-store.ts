@@ -50,14 +50,15 @@ export class WorldStore {
   }
 
   /**
-   * Records a change: object upserted or deleted, event appended, watch resourceVersion saved; with
+   * Records a change: object upserted or deleted, event appended, watch resourceVersion saved
+   * (`listResourceVersion`, else the object's own; `null`: leave the stored one as it is); with
    * `bumpRevision`, the kind's revision counter moves too (readers that derive something from all
    * objects of the kind, like a DaemonJob's target nodes, skip the work while it stands still).
    */
   async apply(
     record: WatchRecord,
     object: StoredObject | undefined,
-    listResourceVersion?: string,
+    listResourceVersion?: string | null,
     opts: { bumpRevision?: boolean } = {},
   ): Promise<void> {
     const tx = this.redis.multi();
@@ -87,7 +88,7 @@ export class WorldStore {
       'at',
       String(record.seenAt),
     );
-    const rv = listResourceVersion ?? record.resourceVersion;
+    const rv = listResourceVersion === null ? undefined : (listResourceVersion ?? record.resourceVersion);
     if (rv) tx.hset(RedisKeys.watchState(this.prefix, record.kind), 'resourceVersion', rv);
     await tx.exec();
   }

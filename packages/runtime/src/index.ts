@@ -4,3 +4,4 @@ export * from './kube-client';
 export * from './logger';
 export * from './metrics';
 export * from './ops-server';
+export * from './redis-health-report';

@@ -12,6 +12,11 @@ export interface Metrics {
   readonly apiRequestDuration: Histogram<'verb' | 'resource'>;
   readonly watchEvents: Counter<'kind' | 'type'>;
   readonly statusWrites: Counter<'kind'>;
+  /** 1 while every Redis connection of the process is ready, 0 during an outage. */
+  readonly redisUp: Gauge;
+  readonly redisOutages: Counter;
+  /** Seconds Redis was unavailable, added when it is back (reaper_redis_up shows a running outage). */
+  readonly redisDownSeconds: Counter;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -19,7 +24,24 @@ export function createMetrics(app: string): Metrics {
   registry.setDefaultLabels({ app });
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const redisUp = new Gauge({
+    name: 'reaper_redis_up',
+    help: '1 while every Redis connection of this process is ready, 0 during an outage',
+    registers,
+  });
+  redisUp.set(1);
   return {
+    redisUp,
+    redisOutages: new Counter({
+      name: 'reaper_redis_outages_total',
+      help: 'Times Redis became unavailable to this process',
+      registers,
+    }),
+    redisDownSeconds: new Counter({
+      name: 'reaper_redis_down_seconds_total',
+      help: 'Seconds during which Redis was unavailable to this process (added when it is back)',
+      registers,
+    }),
     registry,
     reconcileDuration: new Histogram({
       name: 'reaper_reconcile_duration_seconds',

@@ -1,6 +1,7 @@
 import {
   createRedis,
   DaemonJobStore,
+  isRedisConnectionError,
   NodeRunResultSchema,
   QueueNames,
   RunFlows,
@@ -31,6 +32,7 @@ export const daemonJobModule: ReconcilerModule = {
       retention: config.queues.retention,
       stepAttempts: config.kubernetes.attempts,
       stepBackoffMs: config.kubernetes.backoffMs,
+      health: ctx.redisHealth,
     });
     const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
     const slots = new RunSlots(ctx.redis, ctx.prefix);
@@ -38,7 +40,8 @@ export const daemonJobModule: ReconcilerModule = {
     const connection = createRedis(
       { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
       'worker',
-      (err) => ctx.logger.warn({ err }, 'redis connection error (daemon-job workers)'),
+      ctx.redisHealth,
+      'daemon-job workers',
     );
     const workerOpts = {
       connection,
@@ -83,7 +86,7 @@ export const daemonJobModule: ReconcilerModule = {
       { ...workerOpts, concurrency: config.queues.concurrency.runs },
     );
     for (const w of [nodeRuns, runs]) {
-      w.on('error', (err) => ctx.logger.warn({ err, queue: w.name }, 'worker error'));
+      ctx.redisHealth.absorb(w, w.name);
       w.on('failed', (job, err) => {
         if (job) ctx.logger.warn({ err, jobId: job.id, queue: w.name }, 'daemon-job step failed');
       });
@@ -113,7 +116,9 @@ export const daemonJobModule: ReconcilerModule = {
         if (revived + woken > 0)
           ctx.logger.info({ revived, woken }, 'node-runs a dead scheduler left behind resumed');
       } catch (err) {
-        ctx.logger.warn({ err }, 'node-run recovery sweep failed');
+        // A Redis outage is reported once by the process's RedisHealth.
+        const outage = !ctx.redisHealth.up || isRedisConnectionError(err);
+        ctx.logger[outage ? 'debug' : 'warn']({ err }, 'node-run recovery sweep failed');
       }
     };
     void sweep();

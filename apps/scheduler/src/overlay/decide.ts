@@ -2,7 +2,11 @@ import type { ReaperOverlayPhase } from '@reaper-flow/domain';
 import { type StatusCondition, setCondition } from '@reaper-flow/k8s';
 import type { OverlayJob } from '@reaper-flow/queue';
 
-/** While a node waits for workloads to finish, look again this often (their changes do not wake us). */
+/**
+ * While a reset waits for workloads to finish, look again this often. Their ReaperPods' and Pods'
+ * changes wake the overlay too (the watcher maps them); this only covers a world read in pieces
+ * that lag each other.
+ */
 export const BUSY_REQUEUE_MS = 2000;
 
 /** One node's entry in status.nodes, as written by that node's agent. */
@@ -115,7 +119,7 @@ function readyCondition(
 }
 
 function decideDeletion(input: OverlayDecisionInput): OverlayDecision {
-  const { overlay, nodes } = input;
+  const { overlay, nodes, busy } = input;
   const none = {
     jobs: [],
     removeRequests: [],
@@ -129,12 +133,40 @@ function decideDeletion(input: OverlayDecisionInput): OverlayDecision {
   const cleaned = new Set(input.entries.filter((e) => e.cleaned === true).map((e) => e.nodeName));
   // Only current nodes count: a node removed from the cluster has no agent left to clean up.
   const pending = nodes.filter((n) => !cleaned.has(n));
+  // PVC protection, per node: the data stays while a workload using it may run there. A node's
+  // cleanup starts once its last one is over (their changes wake this reconcile); the other nodes
+  // are cleaned meanwhile.
+  const inUse = pending.filter((n) => (busy.get(n)?.length ?? 0) > 0);
+  const free = pending.filter((n) => !inUse.includes(n));
   const observed = overlay.observedResetGeneration ?? 0;
   const base = { namespace: overlay.namespace, name: overlay.name, uid: overlay.uid };
   const done = pending.length === 0;
+  const waits = inUse.map((n) => `cleanup of ${waitsFor(n, busy.get(n) ?? [])}`);
   const message = done
     ? `on-disk data cleaned up on ${plural(nodes.length, 'node')}`
-    : `waiting for ${listed(pending)} to clean up (agent away?)`;
+    : [listed(waits, '; '), free.length > 0 ? `waiting for ${listed(free)} to clean up (agent away?)` : '']
+        .filter((p) => p !== '')
+        .join('; ');
+  const transitionEvents: DecidedEvent[] = [];
+  if (done) transitionEvents.push({ type: 'Normal', reason: 'CleanedUp', message });
+  else if (overlay.phase !== 'Deleting') {
+    transitionEvents.push({
+      type: 'Normal',
+      reason: 'Deleting',
+      message: `cleaning up on-disk data on ${plural(nodes.length, 'node')}`,
+    });
+  }
+  // Recorded whenever the status changes while workloads hold nodes; a repeat bumps its count.
+  if (waits.length > 0) {
+    transitionEvents.push({
+      type: 'Normal',
+      reason: 'CleanupWaiting',
+      message: `on-disk data kept while in use: ${listed(
+        inUse.map((n) => waitsFor(n, busy.get(n) ?? [])),
+        '; ',
+      )}`,
+    });
+  }
   return {
     ...none,
     status: {
@@ -143,21 +175,13 @@ function decideDeletion(input: OverlayDecisionInput): OverlayDecision {
       observedResetGeneration: observed,
       conditions: readyCondition(input, 'Deleting', message),
     },
-    jobs: pending.map((node) => ({
+    jobs: free.map((node) => ({
       node,
       job: { ...base, op: 'delete', generation: observed, requestId: 'delete' },
     })),
     removeRequests: [...input.resetRequests],
     removeFinalizer: done,
-    transitionEvents: done
-      ? [{ type: 'Normal', reason: 'CleanedUp', message }]
-      : [
-          {
-            type: 'Normal',
-            reason: 'Deleting',
-            message: `cleaning up on-disk data on ${plural(nodes.length, 'node')}`,
-          },
-        ],
+    transitionEvents,
   };
 }
 
@@ -166,8 +190,9 @@ function decideDeletion(input: OverlayDecisionInput): OverlayDecision {
  * per-node entries, the nodes busy with workloads and the pending per-node reset requests, what
  * the status should say and which per-node jobs must exist.
  *
- * - Deleting (our finalizer present): a delete job on every current node not yet cleaned; the
- *   finalizer goes once all are.
+ * - Deleting (our finalizer present): a delete job on every current node not yet cleaned and not
+ *   busy with a workload using the overlay (PVC protection: those wait, named in the message and an
+ *   Event); the finalizer goes once every current node is cleaned.
  * - resetGeneration > observedResetGeneration: Resetting; a reset job (requestId `gen-<n>`) on each
  *   node that has not applied it and runs no workload of this overlay; Ready again, with
  *   observedResetGeneration advanced, once every current node reports it. Failed while an agent

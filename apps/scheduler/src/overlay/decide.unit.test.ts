@@ -274,6 +274,76 @@ describe('decideOverlay: deletion', () => {
     expect(d.removeRequests).toEqual(['node-1|x']);
   });
 
+  it('keeps the data on a node while a ReaperPod using the overlay runs there, cleaning the others', () => {
+    const d = decideOverlay(
+      input({
+        overlay: { deleting: true, phase: 'Ready' },
+        nodes: ['node-1', 'node-2', 'node-3'],
+        entries: [{ nodeName: 'node-3', ready: false, cleaned: true }],
+        busy: { 'node-1': ['sleeper', 'writer'] },
+      }),
+    );
+    expect(d.jobs).toEqual([
+      { node: 'node-2', job: { ...base, op: 'delete', generation: 0, requestId: 'delete' } },
+    ]);
+    expect(d.status).toMatchObject({
+      phase: 'Deleting',
+      message:
+        'cleanup of node-1 waits for ReaperPod sleeper, writer; waiting for node-2 to clean up (agent away?)',
+    });
+    expect(d.removeFinalizer).toBe(false);
+    expect(d.requeueAfterMs).toBeUndefined();
+    expect(d.transitionEvents).toEqual([
+      { type: 'Normal', reason: 'Deleting', message: 'cleaning up on-disk data on 3 nodes' },
+      {
+        type: 'Normal',
+        reason: 'CleanupWaiting',
+        message: 'on-disk data kept while in use: node-1 waits for ReaperPod sleeper, writer',
+      },
+    ]);
+  });
+
+  it('cleans a node once its workloads are gone, and never removes the finalizer while one is busy', () => {
+    const stillBusy = decideOverlay(
+      input({
+        overlay: { deleting: true, phase: 'Deleting' },
+        nodes: ['node-1', 'node-2'],
+        entries: [{ nodeName: 'node-2', ready: false, cleaned: true }],
+        busy: { 'node-1': ['sleeper'] },
+      }),
+    );
+    expect(stillBusy.jobs).toEqual([]);
+    expect(stillBusy.removeFinalizer).toBe(false);
+    expect(stillBusy.status?.message).toBe('cleanup of node-1 waits for ReaperPod sleeper');
+    // Already Deleting: only the wait is reported, not a second "Deleting".
+    expect(stillBusy.transitionEvents.map((e) => e.reason)).toEqual(['CleanupWaiting']);
+
+    const free = decideOverlay(
+      input({
+        overlay: { deleting: true, phase: 'Deleting' },
+        nodes: ['node-1', 'node-2'],
+        entries: [{ nodeName: 'node-2', ready: false, cleaned: true }],
+      }),
+    );
+    expect(free.jobs).toEqual([
+      { node: 'node-1', job: { ...base, op: 'delete', generation: 0, requestId: 'delete' } },
+    ]);
+    expect(free.transitionEvents).toEqual([]);
+  });
+
+  it('a workload on a node that is already cleaned or no longer exists holds nothing', () => {
+    const d = decideOverlay(
+      input({
+        overlay: { deleting: true, phase: 'Deleting' },
+        nodes: ['node-1'],
+        entries: [{ nodeName: 'node-1', ready: false, cleaned: true }],
+        busy: { 'node-1': ['late'], 'node-gone': ['orphan'] },
+      }),
+    );
+    expect(d.removeFinalizer).toBe(true);
+    expect(d.status?.message).toBe('on-disk data cleaned up on 1 node');
+  });
+
   it('lists at most MAX_LISTED nodes in the message and counts the rest', () => {
     const many = Array.from({ length: MAX_LISTED + 3 }, (_, i) => `n-${String(i).padStart(2, '0')}`);
     const d = decideOverlay(input({ overlay: { deleting: true }, nodes: many }));
