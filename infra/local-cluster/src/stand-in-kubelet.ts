@@ -20,6 +20,9 @@ import { ContainerConfigError } from './pod-sources';
 import { exitedStatus, failedStatus, runningStatus, timestamp, waitingStatus } from './pod-status';
 import { runWatch } from './resource-watch';
 
+/** How soon a Pod start that met a transient API error is tried again. */
+const START_RETRY_MS = 500;
+
 const INJECTED_FAILURE = ['sh', '-c', 'echo injected failure >&2; exit 1'];
 /** How long a pod waits for a ConfigMap/Secret it references to appear before it fails. */
 const MISSING_OBJECT_GRACE_MS = 10_000;
@@ -313,6 +316,13 @@ export class StandInKubelet {
       this.writeStatus(entry, runningStatus(pod, startedAt));
       this.log(`${where}: started (pid ${child.pid})`);
     } catch (err) {
+      if (err instanceof ApiError && err.transient && !entry.deleting && !this.stopping) {
+        // The API server was away (restarting, overloaded): a kubelet retries the start, it does not
+        // fail the Pod for it.
+        this.log(`${where}: start interrupted (${err.message}); retrying`);
+        await new Promise((r) => setTimeout(r, START_RETRY_MS));
+        return this.run(entry);
+      }
       const config = err instanceof ContainerConfigError;
       this.log(`${where}: cannot start: ${(err as Error).message}`);
       this.writeStatus(
