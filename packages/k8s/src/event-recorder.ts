@@ -19,6 +19,7 @@ export type EventType = 'Normal' | 'Warning';
 /** What the recorder logs when an Event cannot be written (a pino logger fits). */
 export interface EventRecorderLogger {
   warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
 }
 
 export interface EventRecorderOptions {
@@ -88,7 +89,11 @@ export class EventRecorder {
     const next = previous
       .then(() => this.write(key, obj, type, reason, text))
       .catch((err: unknown) => {
-        this.opts.logger?.warn(
+        // An Event about an object whose namespace is going away cannot be written and is of no use.
+        const namespaceGone =
+          isApiError(err, 'NotFound') ||
+          (isApiError(err, 'Forbidden') && /being terminated/.test(err.message));
+        this.opts.logger?.[namespaceGone ? 'debug' : 'warn'](
           { err, involvedObject: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`, reason },
           'could not record an Event; dropped (Events are best effort)',
         );

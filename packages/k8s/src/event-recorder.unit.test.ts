@@ -99,11 +99,30 @@ describe('EventRecorder', () => {
     const warnings: string[] = [];
     const rec = new EventRecorder(f.client, {
       component: 'x',
-      logger: { warn: (_o, msg) => warnings.push(msg) },
+      logger: { warn: (_o, msg) => warnings.push(msg), debug: () => undefined },
     });
     await expect(rec.record(rpod, 'Warning', 'R', 'm')).resolves.toBeUndefined();
     expect(warnings).toHaveLength(1);
     expect(f.events.size).toBe(0);
+  });
+
+  it('an Event into a namespace being deleted is dropped quietly (debug, not a warning)', async () => {
+    const f = fakeEvents();
+    f.failCreates(
+      new ApiError(
+        'Forbidden',
+        403,
+        'unable to create new content in namespace x because it is being terminated',
+      ),
+    );
+    const warnings: string[] = [];
+    const debug: string[] = [];
+    const rec = new EventRecorder(f.client, {
+      component: 'x',
+      logger: { warn: (_o, msg) => warnings.push(msg), debug: (_o, msg) => debug.push(msg) },
+    });
+    await rec.record(rpod, 'Warning', 'R', 'm');
+    expect([warnings.length, debug.length]).toEqual([0, 1]);
   });
 
   it('puts Events of cluster-scoped objects into "default"', async () => {
