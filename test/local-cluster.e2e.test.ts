@@ -32,6 +32,16 @@ interface DaemonJobObj {
   status?: { phase?: string; nodeStatuses?: { nodeName: string; phase: string }[] };
 }
 
+/** Whether a process runs (and is not a zombie). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 /** The manifests of an infra/examples file, by kind and name. */
 function examples(file: string): Map<string, Record<string, unknown>> {
   const text = readFileSync(fileURLToPath(new URL(`../infra/examples/${file}`, import.meta.url)), 'utf8');
@@ -170,6 +180,10 @@ describe('the local cluster as a user sees it', () => {
     const upper = join(nodeLayout(kubeletStateDir, nodeA).reaperDir, 'overlay', t.namespace, 'o1', 'upper');
     expect(readFileSync(join(upper, HOST_FILE), 'utf8')).toBe(`written-${suite}\n`);
     expect(existsSync(HOST_FILE)).toBe(false);
+    // One overlay mount per node and overlay, held by the runtime's namespace helper.
+    const helperPidFile = join(nodeLayout(kubeletStateDir, nodeA).reaperDir, 'ns', `${t.namespace}--o1.pid`);
+    const helper = Number(readFileSync(helperPidFile, 'utf8'));
+    expect(alive(helper)).toBe(true);
 
     await reaperPod('reader', {
       command: ['/bin/sh', '-c', `cat ${HOST_FILE}`],
@@ -186,6 +200,7 @@ describe('the local cluster as a user sees it', () => {
     );
     expect((await finished('reader')).status?.phase).toBe('Succeeded');
     expect((await logs(['reader'])).text).toBe(`written-${suite}\n`);
+    expect(Number(readFileSync(helperPidFile, 'utf8')), 'the reader entered the same overlay').toBe(helper);
     for (const name of ['other-name', 'no-overlay', 'other-node']) {
       expect((await finished(name)).status?.phase, name).toBe('Succeeded');
       expect((await logs([name])).text, name).toBe('ABSENT\n');
@@ -210,6 +225,9 @@ describe('the local cluster as a user sees it', () => {
     await reaperPod('after-reset', { command: ['/bin/sh', '-c', probe], overlayName: 'o1', nodeName: nodeA });
     expect((await finished('after-reset')).status?.phase).toBe('Succeeded');
     expect((await logs(['after-reset'])).text).toBe('ABSENT\n');
+    // The node agent's reset stopped the helper; the next Pod mounted a fresh overlay.
+    expect(alive(helper)).toBe(false);
+    expect(Number(readFileSync(helperPidFile, 'utf8'))).not.toBe(helper);
     expect(existsSync(join(upper, HOST_FILE))).toBe(false);
     expect(existsSync(HOST_FILE)).toBe(false);
   });

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signalGroup } from './daemon';
-import { writePidFile } from './pod-pids';
+import { livePidFromFileSync, writePidFile } from './pod-pids';
 
 // ReaperOverlays inside Pods, as the Reaper runtime mounts them: one overlay filesystem per node,
 // namespace and overlay name, with the host's root as the lower layer and `upper`/`work` in the
@@ -18,7 +17,6 @@ import { writePidFile } from './pod-pids';
 // mounts a fresh overlay.
 
 const UNSHARE = '/usr/bin/unshare';
-const HELPER_MARK = 'reaper-overlay-helper';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Identifies this kubelet in the overlay locks it writes (the node agent's lock format). */
 const INSTANCE = randomUUID();
@@ -51,6 +49,8 @@ export interface OverlayNamespace {
   readonly pid: number;
   /** Where the overlay is mounted inside that namespace: the Pod's root. */
   readonly mergedDir: string;
+  /** The kubelet's record of the helper (pid and start time), by which it is stopped. */
+  readonly record: string;
 }
 
 /**
@@ -75,16 +75,18 @@ export async function ensureOverlayNamespace(opts: {
     );
   }
   await mkdir(join(opts.reaperDir, 'ns'), { recursive: true });
+  const record = join(opts.runDir, `overlay-${namespace}--${name}.pid`);
   const release = await lock(p.lockFile);
   try {
-    const running = await liveHelper(p.helperPidFile);
-    if (running !== undefined) return { pid: running, mergedDir: p.mergedDir };
+    const running = await liveHelper(p.helperPidFile, record);
+    if (running !== undefined) return { pid: running, mergedDir: p.mergedDir, record };
     for (const d of [p.upperDir, p.workDir, p.mergedDir]) await mkdir(d, { recursive: true });
     const pid = await startHelper(p);
+    // Ours: pid and start time, so a reused pid is never taken for the helper (or signalled).
+    writePidFile(record, pid);
     // The node agent stops the helper by this file (a bare pid, written after the helper started).
     await writeFile(p.helperPidFile, `${pid}\n`);
-    writePidFile(join(opts.runDir, `overlay-${namespace}--${name}.pid`), pid);
-    return { pid, mergedDir: p.mergedDir };
+    return { pid, mergedDir: p.mergedDir, record };
   } finally {
     await release();
   }
@@ -104,7 +106,7 @@ async function startHelper(p: ReturnType<typeof overlayLayout>): Promise<number>
   ].join('\n');
   const child = spawn(
     UNSHARE,
-    ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, HELPER_MARK],
+    ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'reaper-overlay'],
     {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -134,28 +136,20 @@ async function startHelper(p: ReturnType<typeof overlayLayout>): Promise<number>
   return child.pid;
 }
 
-/** The pid in the helper pid file if that process runs and is one of our helpers. */
-async function liveHelper(pidFile: string): Promise<number | undefined> {
+/**
+ * The helper named by the runtime's pid file, if it still runs: the same pid must be in our own
+ * record with its start time (the node agent removes the pid file and stops the helper on a reset).
+ */
+async function liveHelper(pidFile: string, record: string): Promise<number | undefined> {
   const text = await readFile(pidFile, 'utf8').catch(() => '');
   const pid = Number(/^\s*(\d+)/.exec(text)?.[1]);
-  if (!Number.isSafeInteger(pid) || pid < 2) return undefined;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const zombie = state.slice(state.lastIndexOf(')') + 2).startsWith('Z');
-    return cmdline.includes(HELPER_MARK) && !zombie ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  return Number.isSafeInteger(pid) && pid > 1 && livePidFromFileSync(record) === pid ? pid : undefined;
 }
 
-/** Stops a helper this kubelet started (its process group), unless it is gone (its pid may be reused). */
-export function stopHelperGroup(pid: number): void {
-  try {
-    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(HELPER_MARK)) signalGroup(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
+/** Stops the helper of a record this kubelet wrote (its process group), unless it is gone. */
+export function stopHelper(record: string): void {
+  const pid = livePidFromFileSync(record);
+  if (pid !== undefined) signalGroup(pid, 'SIGKILL');
 }
 
 /**

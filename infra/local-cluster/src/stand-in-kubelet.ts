@@ -9,10 +9,11 @@ import { groupMembers, signalGroup, stopGroups } from './daemon';
 import { faultKey, takeFault } from './faults';
 import type { Node, Pod, PodStatus } from './k8s-types';
 import { KubeletLease, kubeletIdentity } from './kubelet-lease';
-import { KubeletServer, type KubeletTls, type PodLogRef } from './kubelet-server';
+import type { KubeletTls, PodLogRef } from './kubelet-server';
+import { KubeletServers } from './kubelet-servers';
 import { type Logger, stderrLogger } from './log';
 import { removeDir } from './mounts';
-import { ensureOverlayNamespace, stopHelperGroup } from './overlay-namespace';
+import { ensureOverlayNamespace, stopHelper } from './overlay-namespace';
 import { nodeLayout, stateLayout } from './paths';
 import { resolvePodConfig } from './pod-config';
 import { containerArgv } from './pod-env';
@@ -95,10 +96,9 @@ export class StandInKubelet {
   private readonly log: Logger;
   private sandbox: SandboxMode = 'direct';
   /** The kubelet API server of each simulated node (undefined: no certificates). */
-  private readonly servers = new Map<string, Promise<KubeletServer | undefined>>();
-  private tls: KubeletTls | undefined;
-  /** Overlay namespace helpers this kubelet started (stopped with it). */
-  private readonly helpers = new Set<number>();
+  private servers: KubeletServers | undefined;
+  /** Records of the overlay namespace helpers this kubelet used (stopped with it). */
+  private readonly helpers = new Set<string>();
   private stopping = false;
   private watches: Promise<void>[] = [];
 
@@ -116,8 +116,15 @@ export class StandInKubelet {
       void kubelet.stop().then(() => opts.onLeaseLost?.());
     });
     kubelet.sandbox = detectSandbox(kubelet.log);
-    kubelet.tls = opts.tls ?? kubeletTlsIn(stateLayout(opts.stateDir).pkiDir);
-    if (!kubelet.tls) {
+    const tls = opts.tls ?? kubeletTlsIn(stateLayout(opts.stateDir).pkiDir);
+    if (tls) {
+      kubelet.servers = new KubeletServers(
+        opts.client,
+        tls,
+        (node) => (ns, pod) => kubelet.podLog(node, ns, pod),
+        kubelet.log,
+      );
+    } else {
       kubelet.log('WARNING: no kubelet certificate: the kubelet API (kubectl logs) is not served');
     }
     // A predecessor that crashed may have left pod processes running: they are stopped, and their
@@ -153,17 +160,16 @@ export class StandInKubelet {
     this.abort.abort();
     this.lease.stopRenewing();
     await stopGroups(this.runningGroups(), KILL_GRACE_MS);
-    for (const pid of this.helpers) stopHelperGroup(pid);
+    for (const record of this.helpers) stopHelper(record);
     await Promise.allSettled(this.watches);
-    await Promise.allSettled([...this.servers.values()].map(async (s) => (await s)?.close()));
-    this.servers.clear();
+    await this.servers?.close();
     await this.lease.release().catch((err: Error) => this.log(`releasing the lease: ${err.message}`));
   }
 
   /** For process exit handlers (cannot await): SIGKILL every pod process now. */
   killNow(): void {
     for (const pgid of this.runningGroups()) signalGroup(pgid, 'SIGKILL');
-    for (const pid of this.helpers) stopHelperGroup(pid);
+    for (const record of this.helpers) stopHelper(record);
   }
 
   private runningGroups(): number[] {
@@ -173,7 +179,7 @@ export class StandInKubelet {
   private onNode(node: Node): void {
     const name = node.metadata.name;
     this.nodes.add(name);
-    this.serveNode(node);
+    this.servers?.serve(node);
     for (const [uid, pod] of this.waiting) {
       if (pod.spec.nodeName === name) {
         this.waiting.delete(uid);
@@ -184,40 +190,7 @@ export class StandInKubelet {
 
   private onNodeGone(name: string): void {
     this.nodes.delete(name);
-    const server = this.servers.get(name);
-    this.servers.delete(name);
-    void server?.then((s) => s?.close());
-  }
-
-  /**
-   * Starts the node's kubelet API server once, and publishes its port in the Node's
-   * status.daemonEndpoints whenever the Node does not show it (a re-created Node, say): the API
-   * server dials `<InternalIP>:<port>` for `kubectl logs`.
-   */
-  private serveNode(node: Node): void {
-    const name = node.metadata.name;
-    const tls = this.tls;
-    if (!tls || this.stopping) return;
-    let server = this.servers.get(name);
-    if (!server) {
-      server = KubeletServer.start(name, tls, (ns, pod) => this.podLog(name, ns, pod)).catch((err: Error) => {
-        this.log(`node ${name}: cannot serve the kubelet API: ${err.message}`);
-        return undefined;
-      });
-      this.servers.set(name, server);
-    }
-    void server.then(async (s) => {
-      if (!s || node.status?.daemonEndpoints?.kubeletEndpoint?.Port === s.port) return;
-      await this.opts.client
-        .patch(
-          Resources.nodes,
-          name,
-          'merge',
-          { status: { daemonEndpoints: { kubeletEndpoint: { Port: s.port } } } },
-          { subresource: 'status' },
-        )
-        .catch((err: Error) => this.log(`node ${name}: publishing the kubelet port: ${err.message}`));
-    });
+    this.servers?.remove(name);
   }
 
   /** The log of a pod of `node` this kubelet knows (running, or finished and not yet deleted). */
@@ -378,7 +351,7 @@ export class StandInKubelet {
             name: overlayName,
           })
         : undefined;
-      if (overlay) this.helpers.add(overlay.pid);
+      if (overlay) this.helpers.add(overlay.record);
       const cmd = sandboxCommand({
         mode: this.sandbox,
         overlay: overlay && { helperPid: overlay.pid, mergedDir: overlay.mergedDir },
