@@ -51,7 +51,7 @@ describe('desiredReaperPodForNode', () => {
       spec: {
         command: ['/bin/sh', '-c'],
         args: [
-          'echo "would run: apt-get update && apt-get install -y htop" && mkdir -p /tmp/reaper-flow-examples && touch /tmp/reaper-flow-examples/install-packages.marker',
+          'cat /var/lib/reaper-flow-examples/mount-filesystems.marker && echo "would run: apt-get update && apt-get install -y htop" && touch /var/lib/reaper-flow-examples/install-packages.marker',
         ],
         overlayName: 'node-config',
         nodeName: 'worker-1',
