@@ -141,3 +141,15 @@ describe('architecture', () => {
     expect(findCycle(graph)).toEqual(['a', 'b', 'c', 'a']);
   });
 });
+
+describe('reaper-flow is not a scheduler', () => {
+  it('no code in apps/ binds Pods (pods/binding or a Binding object): the kube-scheduler does', () => {
+    const binders = files
+      .filter((f) => rel(f).startsWith('apps/') && !/\.test\.ts$/.test(f))
+      .filter((f) =>
+        /['"`]binding['"`]|pods\/binding|kind:\s*['"`]Binding['"`]/.test(readFileSync(f, 'utf8')),
+      )
+      .map(rel);
+    expect(binders).toEqual([]);
+  });
+});

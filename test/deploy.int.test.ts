@@ -362,7 +362,8 @@ describe('deployment: infra/deploy', () => {
       allow(S, 'create', 'pods', inNs),
       allow(S, 'get', 'pods', inNs),
       allow(S, 'delete', 'pods', inNs),
-      allow(S, 'create', 'pods', { namespace: ns, subresource: 'binding' }),
+      // The kube-scheduler binds the backing Pods; the scheduler may not.
+      deny(S, 'create', 'pods', { namespace: ns, subresource: 'binding' }),
       allow(S, 'create', 'events', inNs),
       allow(S, 'patch', 'events', inNs),
       deny(S, 'get', 'secrets', inNs),

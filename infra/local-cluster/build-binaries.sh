@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the pinned upstream control-plane binaries (etcd, kube-apiserver,
-# kube-controller-manager, kubectl) from Go modules into a per-machine cache
-# outside the work tree, keyed by version. A finished build is reused; a build
-# interrupted half-way is redone (each binary is written to a temp name and
-# renamed, and the whole set is marked complete by a stamp file).
+# kube-controller-manager, kube-scheduler, kubectl) from Go modules into a
+# per-machine cache outside the work tree, keyed by version. A finished build is
+# reused; a build interrupted half-way is redone (each binary is written to a
+# temp name and renamed, and the whole set is marked complete by a stamp file).
+# A cache stamped complete by an older version of this script that lacks a
+# binary added since gets only that binary built.
 #
 # Usage: build-binaries.sh            -> prints the bin directory on stdout
 # Env:   REAPER_FLOW_CACHE (default ~/.cache/reaper-flow)
@@ -16,10 +18,17 @@ etcd_version="$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$gomod/go
 cache_root="${REAPER_FLOW_CACHE:-$HOME/.cache/reaper-flow}"
 out="$cache_root/k8s-$k8s_version-etcd-$etcd_version/bin"
 stamp="$out/.complete"
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-if [[ -f "$stamp" ]]; then
+complete() {
+  [[ -f "$stamp" ]] || return 1
+  local name
+  for name in "${binaries[@]}"; do [[ -x "$out/$name" ]] || return 1; done
+}
+
+if complete; then
   echo "$out"
   exit 0
 fi
@@ -33,7 +42,7 @@ exec 9>"$out/.lock"
 if ! flock -n 9; then
   log "another build of $k8s_version is running; waiting for it"
   flock 9
-  if [[ -f "$stamp" ]]; then echo "$out"; exit 0; fi
+  if complete; then echo "$out"; exit 0; fi
 fi
 
 log "building Kubernetes $k8s_version and etcd $etcd_version into $out"
@@ -66,6 +75,7 @@ build() {
 build etcd go.etcd.io/etcd/server/v3 "-s -w"
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ldflags_k8s"
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldflags_k8s"
+build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$ldflags_k8s"
 build kubectl k8s.io/kubernetes/cmd/kubectl "$ldflags_k8s"
 
 touch "$stamp"

@@ -14,12 +14,14 @@ import {
   ensureBinaries,
   ensureRuntimeClass,
   KubeletConflictError,
+  kubeletTlsIn,
   type LocalCluster,
   REPO_ROOT,
   readState,
   removeDir,
   StandInKubelet,
   startLocalCluster,
+  stateLayout,
   stderrLogger,
 } from '@reaper-flow/local-cluster';
 import type { TestProject } from 'vitest/node';
@@ -71,6 +73,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
             client,
             stateDir: tempDir,
             log: stderrLogger('stand-in-kubelet'),
+            tls: await externalKubeletTls(kubeconfigPath),
           });
           kubeletStateDir = tempDir;
         } catch (err) {
@@ -104,6 +107,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await cluster?.stop();
     if (tempDir) await removeDir(tempDir);
   };
+}
+
+/** The kubelet certificates of `npm run cluster -- up` when KUBECONFIG is its kubeconfig (for `kubectl logs`). */
+async function externalKubeletTls(kubeconfigPath: string) {
+  const state = await readState(defaultStateDir()).catch(() => undefined);
+  return state && resolve(state.kubeconfigPath) === kubeconfigPath
+    ? kubeletTlsIn(stateLayout(state.stateDir).pkiDir)
+    : undefined;
 }
 
 /** The state dir of `npm run cluster -- up` when KUBECONFIG is its kubeconfig (its daemon kubelet's node roots). */

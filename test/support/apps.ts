@@ -28,6 +28,11 @@ export interface StartAppsOptions {
   readonly nodes: readonly string[];
   /** Parent of the agents' state dirs (`<stateRoot>/<node>`); default a temp dir removed on stop. */
   readonly stateRoot?: string | undefined;
+  /**
+   * Each agent's state dir, instead of `<stateRoot>/<node>`: pass the stand-in kubelet's Reaper dir
+   * of the node (`nodeLayout(kubeletStateDir, node).reaperDir`) when Pods must see the overlays.
+   */
+  readonly stateDirOf?: ((node: string) => string) | undefined;
   /** Extra configuration variables (REAPER_FLOW__SECTION__KEY=value), applied over the test defaults. */
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** Receives every log line of the apps (JSON) instead of stdout, for tests that assert on logs. */
@@ -95,7 +100,7 @@ export async function startApps(opts: StartAppsOptions): Promise<RunningApps> {
     if (ownRoot) await removeDir(stateRoot).catch(() => undefined);
   };
 
-  const stateDirOf = (node: string) => join(stateRoot, node);
+  const stateDirOf = opts.stateDirOf ?? ((node: string) => join(stateRoot, node));
 
   async function addAgent(node: string): Promise<void> {
     if (agents.has(node)) return;

@@ -109,6 +109,7 @@ async function status(stateDir: string): Promise<void> {
     etcd: `${state.ports.etcdClient} (peer ${state.ports.etcdPeer})`,
     'kube-apiserver': String(state.ports.apiserver),
     'kube-controller-manager': String(state.ports.controllerManager),
+    'kube-scheduler': state.ports.scheduler === undefined ? '-' : String(state.ports.scheduler),
     redis: String(state.ports.redis),
   };
   for (const p of state.processes) {

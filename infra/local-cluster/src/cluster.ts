@@ -12,6 +12,7 @@ import {
   type Ports,
   type ProcessSpec,
   redisSpec,
+  schedulerSpec,
 } from './control-plane';
 import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './daemon';
 import { writeKubeconfig } from './kubeconfig';
@@ -21,7 +22,7 @@ import { addNode } from './nodes';
 import { defaultStateDir, stateLayout } from './paths';
 import { createPki } from './pki';
 import { freePorts } from './ports';
-import { apiserverReady, etcdHealthy, redisPing, waitReady } from './readiness';
+import { apiserverReady, componentHealthy, etcdHealthy, redisPing, waitReady } from './readiness';
 import { StandInKubelet } from './stand-in-kubelet';
 import { type ClusterState, readState, writeState } from './state';
 import { stopLocalCluster } from './teardown';
@@ -55,7 +56,7 @@ export interface LocalCluster {
 
 /**
  * Brings up etcd, kube-apiserver, kube-controller-manager (garbage collector, namespace and
- * serviceaccount controllers) and redis on free loopback ports with a fresh PKI, writes an admin
+ * serviceaccount controllers), kube-scheduler and redis on free loopback ports with a fresh PKI, writes an admin
  * kubeconfig and state.json, creates the RuntimeClass reaper-v2, optional simulated nodes and the
  * stand-in kubelet. Resolves once everything answers; on failure everything started is stopped again
  * and the error carries the tail of the failing process's log.
@@ -80,16 +81,17 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     ensureBinaries(),
     ensureRedisServer(log),
     createPki(layout.pkiDir),
-    freePorts(5),
+    freePorts(6),
   ]);
-  const [etcdClient, etcdPeer, apiserver, controllerManager, redis] = portList as [
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, redis] = portList as [
+    number,
     number,
     number,
     number,
     number,
     number,
   ];
-  const ports: Ports = { etcdClient, etcdPeer, apiserver, controllerManager, redis };
+  const ports: Ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler, redis };
   const etcdData = await mkdtemp(join(layout.dataDir, 'etcd-'));
   const redisData = await mkdtemp(join(layout.dataDir, 'redis-'));
   const apiserverUrl = `https://127.0.0.1:${ports.apiserver}`;
@@ -165,6 +167,13 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         clientKey: pki.controllerManagerKey,
         user: 'system:kube-controller-manager',
       }),
+      writeKubeconfig(layout.schedulerKubeconfig, {
+        server: apiserverUrl,
+        caCert: pki.caCert,
+        clientCert: pki.schedulerCert,
+        clientKey: pki.schedulerKey,
+        user: 'system:kube-scheduler',
+      }),
     ]);
     const admin = await KubeClient.create({ kubeconfigPath: layout.kubeconfig, requestTimeoutMs: 10_000 });
     client = admin;
@@ -177,6 +186,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
 
     // Started only now: it gives up when the API server is not healthy within a few seconds.
     const cm = await start(controllerManagerSpec(binDir, ports, layout.controllerManagerKubeconfig, pki));
+    const sched = await start(schedulerSpec(binDir, ports, layout.schedulerKubeconfig));
     const withKubelet = opts.withKubelet !== false;
     const kubeletDaemon =
       withKubelet && detach ? await start(kubeletDaemonSpec(stateDir, layout.kubeconfig)) : undefined;
@@ -195,6 +205,11 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         async () => !!(await admin.get(Resources.serviceAccounts, 'default', { namespace: 'default' })),
         { log: cm.record.log, child: cm.child, timeoutMs: 60_000 },
       ),
+      waitReady('kube-scheduler', () => componentHealthy(ports.scheduler), {
+        log: sched.record.log,
+        child: sched.child,
+        timeoutMs: 60_000,
+      }),
       kubeletDaemon &&
         waitReady('stand-in-kubelet', () => holdsLease(admin, kubeletIdentity(kubeletDaemon.record.pid)), {
           log: kubeletDaemon.record.log,

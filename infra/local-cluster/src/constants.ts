@@ -6,3 +6,6 @@ export const DAEMON_JOB_LABEL = 'reaper.io/daemon-job';
 
 /** Label on every Node the local cluster simulates; the stand-in kubelet serves only these. */
 export const SIMULATED_LABEL = 'reaper.io/simulated';
+
+/** Pod annotation naming the ReaperOverlay (in the pod's namespace) the Reaper runtime mounts. */
+export const OVERLAY_ANNOTATION = 'reaper.runtime/overlay-name';

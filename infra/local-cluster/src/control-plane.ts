@@ -6,6 +6,7 @@ export interface Ports {
   readonly etcdPeer: number;
   readonly apiserver: number;
   readonly controllerManager: number;
+  readonly scheduler: number;
   readonly redis: number;
 }
 
@@ -65,6 +66,12 @@ export function apiserverSpec(binDir: string, ports: Ports, pki: Pki): ProcessSp
       '--endpoint-reconciler-type=none',
       '--allow-privileged=true',
       '--profiling=false',
+      // Logs and exec go to the stand-in kubelet's per-node servers: dialled at the Node's
+      // InternalIP (127.0.0.1) and status.daemonEndpoints port, never its name (not in any DNS).
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-client-certificate=${pki.apiserverKubeletClientCert}`,
+      `--kubelet-client-key=${pki.apiserverKubeletClientKey}`,
+      `--kubelet-certificate-authority=${pki.caCert}`,
     ],
   };
 }
@@ -92,6 +99,27 @@ export function controllerManagerSpec(
       '--leader-elect=false',
       `--bind-address=${LOOPBACK}`,
       `--secure-port=${ports.controllerManager}`,
+      '--profiling=false',
+    ],
+  };
+}
+
+/**
+ * The upstream kube-scheduler: it binds every Pod without a nodeName (reaper-flow binds none),
+ * checking resources, selectors, affinity, taints and cordons against the simulated Nodes' status.
+ */
+export function schedulerSpec(binDir: string, ports: Ports, kubeconfig: string): ProcessSpec {
+  return {
+    name: 'kube-scheduler',
+    command: join(binDir, 'kube-scheduler'),
+    match: join(binDir, 'kube-scheduler'),
+    args: [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      `--bind-address=${LOOPBACK}`,
+      `--secure-port=${ports.scheduler}`,
       '--profiling=false',
     ],
   };

@@ -5,7 +5,7 @@
 // timeout (exit 1), to verify the demo non-interactively.
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeClient } from '@reaper-flow/k8s';
 import { applyCrds } from './crds';
@@ -43,7 +43,8 @@ const HELP = `Usage: npm run demo [-- --check] [-- --timeout SECONDS] [-- --quie
   --timeout S   the --check deadline in seconds, counted from applying the examples (default 300)
   --quiet       show only warnings and errors of the apps (the log files always have everything)`;
 
-const DEMO_DIR = join(REPO_ROOT, '.reaper-flow/demo');
+/** `.reaper-flow/demo/` of the checkout; REAPER_FLOW_DEMO_DIR moves it (the demo's own test does). */
+const DEMO_DIR = resolve(process.env.REAPER_FLOW_DEMO_DIR ?? join(REPO_ROOT, '.reaper-flow/demo'));
 const NODES: readonly DemoNode[] = [
   { name: 'node-1', labels: { role: 'compute' } },
   { name: 'node-2', labels: { role: 'compute' } },
@@ -150,7 +151,10 @@ async function main(): Promise<number> {
   };
   let signalledAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    // npm and tsx relay the terminal's Ctrl-C, so one press arrives more than once: one stop.
+    // The terminal's Ctrl-C reaches this process and npm, which relays it: one press arrives more
+    // than once, one stop. (Run as `node --import tsx`, not through the tsx CLI: its wrapper
+    // SIGKILLs a child that does not acknowledge a relayed signal within about 60 ms, which on a
+    // loaded machine killed the demo before it had stopped the cluster.)
     if (signalledAt > 0) {
       if (Date.now() - signalledAt > 2000) say('still stopping: the apps get up to 12 s, then SIGKILL');
       return;

@@ -11,6 +11,7 @@ export { applyCrds } from './crds';
 export { FAULTS_CONFIGMAP, FAULTS_NAMESPACE, faultKey, setNodeFault } from './faults';
 export type { Node, Pod } from './k8s-types';
 export { KubeletConflictError } from './kubelet-lease';
+export type { KubeletTls } from './kubelet-server';
 export { type Logger, stderrLogger } from './log';
 export { removeDir } from './mounts';
 export {
@@ -26,6 +27,6 @@ export {
 export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
 export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
-export { StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
+export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
 export { type ClusterState, readState } from './state';
 export { stopLocalCluster } from './teardown';

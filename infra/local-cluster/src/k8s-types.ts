@@ -51,6 +51,7 @@ export interface Node {
     capacity?: Record<string, string>;
     allocatable?: Record<string, string>;
     addresses?: { type: string; address: string }[];
+    daemonEndpoints?: { kubeletEndpoint?: { Port?: number } };
   };
 }
 

@@ -19,6 +19,7 @@ export function stateLayout(stateDir: string) {
     stateFile: join(stateDir, 'state.json'),
     kubeconfig: join(stateDir, 'admin.kubeconfig'),
     controllerManagerKubeconfig: join(stateDir, 'pki/controller-manager.kubeconfig'),
+    schedulerKubeconfig: join(stateDir, 'pki/scheduler.kubeconfig'),
     pkiDir: join(stateDir, 'pki'),
     logsDir: join(stateDir, 'logs'),
     dataDir: join(stateDir, 'data'),
@@ -27,7 +28,7 @@ export function stateLayout(stateDir: string) {
   };
 }
 
-/** Per-node root of the stand-in kubelet: rootfs, pod dirs, logs, fake host paths. */
+/** Per-node root of the stand-in kubelet: rootfs, pod dirs, logs, fake host paths, Reaper state dir. */
 export function nodeLayout(stateDir: string, node: string) {
   const root = join(stateDir, 'nodes', node);
   return {
@@ -36,6 +37,11 @@ export function nodeLayout(stateDir: string, node: string) {
     logsDir: join(root, 'logs'),
     runDir: join(root, 'run'),
     hostDir: join(root, 'host'),
+    /**
+     * The node's Reaper runtime state dir, where its node agent keeps the overlays
+     * (`overlay/<ns>/<name>/{upper,work}`, ...) and the stand-in kubelet mounts them from.
+     */
+    reaperDir: join(root, 'reaper'),
     podDir: (uid: string) => join(root, 'pods', uid),
     podLog: (namespace: string, pod: string) => join(root, 'logs', `${namespace}_${pod}.log`),
     pidFile: (uid: string) => join(root, 'run', `${uid}.pid`),

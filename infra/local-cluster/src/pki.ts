@@ -17,6 +17,14 @@ export interface Pki {
   readonly adminKey: string;
   readonly controllerManagerCert: string;
   readonly controllerManagerKey: string;
+  readonly schedulerCert: string;
+  readonly schedulerKey: string;
+  /** Serving certificate of the stand-in kubelet's per-node servers (127.0.0.1, localhost). */
+  readonly kubeletCert: string;
+  readonly kubeletKey: string;
+  /** The API server's client certificate towards kubelets (logs, exec). */
+  readonly apiserverKubeletClientCert: string;
+  readonly apiserverKubeletClientKey: string;
   /** RSA key the API server signs ServiceAccount tokens with (and verifies them with). */
   readonly serviceAccountKey: string;
 }
@@ -28,8 +36,9 @@ interface Subject {
 
 /**
  * Creates a fresh PKI in `dir` with Debian's openssl: a CA, the API server's serving certificate
- * (127.0.0.1 / localhost), client certificates for admin (system:masters) and the controller manager,
- * and the ServiceAccount signing key. Made at every start-up, so no key ever lives in the repository.
+ * (127.0.0.1 / localhost), client certificates for admin (system:masters), the controller manager,
+ * the kube-scheduler and the API server towards kubelets, the stand-in kubelet's serving certificate
+ * (127.0.0.1 / localhost), and the ServiceAccount signing key. Made at every start-up, so no key ever lives in the repository.
  * Certificates use P-256 keys (fast to generate); the ServiceAccount key is RSA as the API server
  * expects for RS256 tokens.
  */
@@ -45,6 +54,12 @@ export async function createPki(dir: string): Promise<Pki> {
     adminKey: p('admin.key'),
     controllerManagerCert: p('controller-manager.crt'),
     controllerManagerKey: p('controller-manager.key'),
+    schedulerCert: p('scheduler.crt'),
+    schedulerKey: p('scheduler.key'),
+    kubeletCert: p('kubelet.crt'),
+    kubeletKey: p('kubelet.key'),
+    apiserverKubeletClientCert: p('apiserver-kubelet-client.crt'),
+    apiserverKubeletClientKey: p('apiserver-kubelet-client.key'),
     serviceAccountKey: p('sa.key'),
   };
 
@@ -91,6 +106,18 @@ export async function createPki(dir: string): Promise<Pki> {
     signed(dir, 'controller-manager', { cn: 'system:kube-controller-manager' }, pki, [
       'extendedKeyUsage = clientAuth',
     ]),
+    signed(dir, 'scheduler', { cn: 'system:kube-scheduler' }, pki, ['extendedKeyUsage = clientAuth']),
+    signed(dir, 'kubelet', { cn: 'reaper-flow-stand-in-kubelet' }, pki, [
+      'extendedKeyUsage = serverAuth',
+      'subjectAltName = IP:127.0.0.1,DNS:localhost',
+    ]),
+    signed(
+      dir,
+      'apiserver-kubelet-client',
+      { cn: 'kube-apiserver-kubelet-client', o: 'system:masters' },
+      pki,
+      ['extendedKeyUsage = clientAuth'],
+    ),
     saKey,
   ]);
   return pki;

@@ -28,6 +28,16 @@ export function writePidFile(path: string, pid: number): void {
   writeFileSync(path, JSON.stringify(record));
 }
 
+/** The process recorded in a pid file if it still runs (synchronous, for exit handlers), else undefined. */
+export function livePidFromFileSync(path: string): number | undefined {
+  try {
+    const record = JSON.parse(readFileSync(path, 'utf8')) as PidRecord;
+    return startTimeOf(record.pid) === record.startTime ? record.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The process group recorded in a pid file if its leader still runs, else undefined. */
 export async function livePidFromFile(path: string): Promise<number | undefined> {
   try {

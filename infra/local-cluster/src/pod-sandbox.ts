@@ -7,6 +7,7 @@ import type { Mount } from './pod-volumes';
 export type SandboxMode = 'isolated' | 'direct';
 
 const UNSHARE = '/usr/bin/unshare';
+const NSENTER = '/usr/bin/nsenter';
 const HOST_DIRS = ['/bin', '/sbin', '/usr', '/lib', '/lib64', '/etc'] as const;
 const SETUP_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -37,8 +38,13 @@ export interface SandboxSpec {
   readonly nodeRoot: string;
   /** `<nodeRoot>/rootfs`: only a mount point; a tmpfs is mounted on it inside the pod's namespace. */
   readonly rootfs: string;
-  /** Host dir that becomes the pod's /tmp. */
+  /** Host dir that becomes the pod's /tmp (not with an overlay: /tmp is the overlay's). */
   readonly tmpDir: string;
+  /**
+   * The pod's ReaperOverlay: the pod enters the helper's mount namespace, where the overlay (host
+   * root below, the overlay's upper dir on top) is mounted at `mergedDir`, and runs chrooted there.
+   */
+  readonly overlay?: { readonly helperPid: number; readonly mergedDir: string } | undefined;
   readonly mounts: readonly Mount[];
   readonly workingDir: string | undefined;
   readonly argv: readonly string[];
@@ -48,24 +54,30 @@ export interface SandboxSpec {
 export function sandboxCommand(spec: SandboxSpec): { command: string; args: string[]; cwd: string } {
   const [program, ...rest] = spec.argv;
   if (!program) throw new Error('empty command');
-  if (spec.mode === 'direct') return { command: program, args: rest, cwd: spec.nodeRoot };
-  const script = setupScript(spec);
-  return {
-    command: UNSHARE,
+  if (spec.mode === 'direct') {
+    if (spec.overlay) throw new Error('overlays need the isolated sandbox (root and unshare)');
+    return { command: program, args: rest, cwd: spec.nodeRoot };
+  }
+  const script = spec.overlay ? overlayScript(spec, spec.overlay.mergedDir) : setupScript(spec);
+  const unshare = [
     // --kill-child: if unshare itself is killed, the container process does not outlive it.
-    args: [
-      '--mount',
-      '--uts',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      '-c',
-      script,
-      'reaper-sandbox',
-      ...spec.argv,
-    ],
+    '--mount',
+    '--uts',
+    '--fork',
+    '--kill-child',
+    '--propagation',
+    'private',
+    '/bin/sh',
+    '-c',
+    script,
+    'reaper-sandbox',
+    ...spec.argv,
+  ];
+  if (!spec.overlay) return { command: UNSHARE, args: unshare, cwd: '/' };
+  // nsenter execs unshare inside the overlay's namespace: the pod's namespace is a copy of it.
+  return {
+    command: NSENTER,
+    args: [`--mount=/proc/${spec.overlay.helperPid}/ns/mnt`, '--', UNSHARE, ...unshare],
     cwd: '/',
   };
 }
@@ -112,6 +124,46 @@ function setupScript(spec: SandboxSpec): string {
   lines.push(
     `hostname ${q(spec.node)} || fail hostname`,
     `mkdir -p ${r(workingDir)} 2>/dev/null`,
+    'PATH="$CONTAINER_PATH"',
+    'export PATH',
+    `exec /usr/sbin/chroot "$R" /bin/sh -c 'cd "$1" || exit 128; shift; exec "$@"' reaper-start ${q(workingDir)} "$@"`,
+  );
+  return lines.join('\n');
+}
+
+/**
+ * The setup of a pod with an overlay, run in its private copy of the overlay's namespace: the
+ * overlay (the host's root filesystem with the overlay's writes on top) is the root, so every
+ * write outside a volume lands in the overlay's upper dir, never on the host. Mount points are
+ * made inside the chroot (symlinks such as /var/run -> /run resolve within the overlay, never to
+ * the host's directories); then /dev, a fresh /proc and the volumes, the hostname, and the command.
+ */
+function overlayScript(spec: SandboxSpec, mergedDir: string): string {
+  const inRoot = (...args: string[]) => `/usr/sbin/chroot "$R" ${args.join(' ')}`;
+  const lines = [
+    'set -u',
+    'fail() { echo "reaper sandbox: cannot set up $1" >&2; exit 128; }',
+    'CONTAINER_PATH="$PATH"',
+    `PATH=${SETUP_PATH}`,
+    `R=${q(mergedDir)}`,
+    // Prints the mount point of $1 (dir) or a file ($2 = file) as seen from here, made in the overlay.
+    `point() { t=$(${inRoot('/usr/bin/realpath', '-m', '--', '"$1"')}) || return 1; ` +
+      `if [ "$2" = file ]; then ${inRoot('/bin/mkdir', '-p', '--', '"$(dirname -- "$t")"')} && ${inRoot('/usr/bin/touch', '--', '"$t"')}; ` +
+      `else ${inRoot('/bin/mkdir', '-p', '--', '"$t"')}; fi || return 1; printf '%s' "$R$t"; }`,
+    `mount --rbind /dev "$R/dev" || fail /dev`,
+    `mount -t proc proc "$R/proc" || fail /proc`,
+  ];
+  for (const m of spec.mounts) {
+    const what = q(`volume at ${m.target}`);
+    lines.push(
+      `P=$(point ${q(m.target)} ${m.isFile ? 'file' : 'dir'}) || fail ${what}`,
+      `mount --bind ${q(m.source)} "$P" ${m.readOnly ? '&& mount -o remount,bind,ro "$P" ' : ''}|| fail ${what}`,
+    );
+  }
+  const workingDir = spec.workingDir || '/';
+  lines.push(
+    `hostname ${q(spec.node)} || fail hostname`,
+    `point ${q(workingDir)} dir >/dev/null 2>&1`,
     'PATH="$CONTAINER_PATH"',
     'export PATH',
     `exec /usr/sbin/chroot "$R" /bin/sh -c 'cd "$1" || exit 128; shift; exec "$@"' reaper-start ${q(workingDir)} "$@"`,

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import type { KubeClient } from '@reaper-flow/k8s';
 import { tail } from './daemon';
@@ -79,5 +80,27 @@ export function redisPing(redisUrl: string, timeoutMs = 2000): Promise<boolean> 
       clearTimeout(timer);
       reject(err);
     });
+  });
+}
+
+/**
+ * A control-plane component's /healthz on its secure port answers "ok" (the path is always allowed
+ * without credentials; its serving certificate is self-signed, so it is not verified here).
+ */
+export function componentHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      { host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, timeout: 2000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve(res.statusCode === 200 && body.trim() === 'ok'));
+      },
+    );
+    req.once('timeout', () => req.destroy(new Error('/healthz timed out')));
+    req.once('error', reject);
   });
 }

@@ -1,19 +1,23 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
-import { DAEMON_JOB_LABEL, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
+import { DAEMON_JOB_LABEL, OVERLAY_ANNOTATION, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
 import { groupMembers, signalGroup, stopGroups } from './daemon';
 import { faultKey, takeFault } from './faults';
 import type { Node, Pod, PodStatus } from './k8s-types';
 import { KubeletLease, kubeletIdentity } from './kubelet-lease';
+import type { KubeletTls, PodLogRef } from './kubelet-server';
+import { KubeletServers } from './kubelet-servers';
 import { type Logger, stderrLogger } from './log';
 import { removeDir } from './mounts';
+import { ensureOverlayNamespace, stopHelper } from './overlay-namespace';
 import { nodeLayout, stateLayout } from './paths';
 import { resolvePodConfig } from './pod-config';
 import { containerArgv } from './pod-env';
+import { PodLogWriter } from './pod-log';
 import { killOrphanedPods, writePidFile } from './pod-pids';
 import { detectSandbox, type SandboxMode, sandboxCommand } from './pod-sandbox';
 import { ContainerConfigError } from './pod-sources';
@@ -37,6 +41,26 @@ export interface StandInKubeletOptions {
   readonly onConflict?: 'wait' | 'fail';
   /** Called after the kubelet stopped because another one took its lease. */
   readonly onLeaseLost?: () => void;
+  /**
+   * Certificates of the per-node kubelet API servers (logs). Default: the cluster's PKI in
+   * `<stateDir>/pki` when it is there; without one no server is started (and `kubectl logs` fails).
+   */
+  readonly tls?: KubeletTls | undefined;
+  /**
+   * The Reaper state dir of a node (where its node agent keeps the overlays). Default
+   * `<stateDir>/nodes/<node>/reaper`, the dir `npm run demo` gives each node's agent.
+   */
+  readonly reaperDirOf?: ((node: string) => string) | undefined;
+}
+
+/** The kubelet TLS files of a local cluster's PKI dir, when they exist. */
+export function kubeletTlsIn(pkiDir: string): KubeletTls | undefined {
+  const tls = {
+    caCert: join(pkiDir, 'ca.crt'),
+    cert: join(pkiDir, 'kubelet.crt'),
+    key: join(pkiDir, 'kubelet.key'),
+  };
+  return Object.values(tls).every((f) => existsSync(f)) ? tls : undefined;
 }
 
 interface Entry {
@@ -51,6 +75,8 @@ interface Entry {
   pgid?: number;
   /** Status writes of one pod, in order (a fast exit must not be overwritten by "Running"). */
   writes: Promise<void>;
+  /** The container's log while this kubelet writes it. */
+  log?: PodLogWriter;
 }
 
 /**
@@ -72,6 +98,10 @@ export class StandInKubelet {
   private readonly lease: KubeletLease;
   private readonly log: Logger;
   private sandbox: SandboxMode = 'direct';
+  /** The kubelet API server of each simulated node (undefined: no certificates). */
+  private servers: KubeletServers | undefined;
+  /** Records of the overlay namespace helpers this kubelet used (stopped with it). */
+  private readonly helpers = new Set<string>();
   private stopping = false;
   private watches: Promise<void>[] = [];
 
@@ -89,6 +119,17 @@ export class StandInKubelet {
       void kubelet.stop().then(() => opts.onLeaseLost?.());
     });
     kubelet.sandbox = detectSandbox(kubelet.log);
+    const tls = opts.tls ?? kubeletTlsIn(stateLayout(opts.stateDir).pkiDir);
+    if (tls) {
+      kubelet.servers = new KubeletServers(
+        opts.client,
+        tls,
+        (node) => (ns, pod) => kubelet.podLog(node, ns, pod),
+        kubelet.log,
+      );
+    } else {
+      kubelet.log('WARNING: no kubelet certificate: the kubelet API (kubectl logs) is not served');
+    }
     // A predecessor that crashed may have left pod processes running: they are stopped, and their
     // pods are then marked Failed below like any Running pod without a process.
     await killOrphanedPods(stateLayout(opts.stateDir).nodesDir);
@@ -96,7 +137,7 @@ export class StandInKubelet {
     const nodeWatch = runWatch<Node>(
       opts.client,
       Resources.nodes,
-      { upsert: (n) => kubelet.onNode(n), remove: (n) => kubelet.nodes.delete(n.metadata.name) },
+      { upsert: (n) => kubelet.onNode(n), remove: (n) => kubelet.onNodeGone(n.metadata.name) },
       { signal, log: kubelet.log, labelSelector: `${SIMULATED_LABEL}=true` },
     );
     kubelet.watches.push(nodeWatch.done);
@@ -122,13 +163,16 @@ export class StandInKubelet {
     this.abort.abort();
     this.lease.stopRenewing();
     await stopGroups(this.runningGroups(), KILL_GRACE_MS);
+    for (const record of this.helpers) stopHelper(record);
     await Promise.allSettled(this.watches);
+    await this.servers?.close();
     await this.lease.release().catch((err: Error) => this.log(`releasing the lease: ${err.message}`));
   }
 
   /** For process exit handlers (cannot await): SIGKILL every pod process now. */
   killNow(): void {
     for (const pgid of this.runningGroups()) signalGroup(pgid, 'SIGKILL');
+    for (const record of this.helpers) stopHelper(record);
   }
 
   private runningGroups(): number[] {
@@ -138,12 +182,36 @@ export class StandInKubelet {
   private onNode(node: Node): void {
     const name = node.metadata.name;
     this.nodes.add(name);
+    this.servers?.serve(node);
     for (const [uid, pod] of this.waiting) {
       if (pod.spec.nodeName === name) {
         this.waiting.delete(uid);
         this.onPod(pod);
       }
     }
+  }
+
+  private onNodeGone(name: string): void {
+    this.nodes.delete(name);
+    this.servers?.remove(name);
+  }
+
+  /** The log of a pod of `node` this kubelet knows (running, or finished and not yet deleted). */
+  private podLog(node: string, namespace: string, name: string): PodLogRef | undefined {
+    for (const entry of this.pods.values()) {
+      const meta = entry.pod.metadata;
+      if (
+        entry.node !== node ||
+        entry.gone ||
+        meta.name !== name ||
+        (meta.namespace ?? 'default') !== namespace
+      )
+        continue;
+      const path = nodeLayout(this.opts.stateDir, node).podLog(namespace, name);
+      if (!entry.log && !existsSync(path)) return undefined;
+      return { path, container: entry.pod.spec.containers[0]?.name ?? 'main', writer: entry.log };
+    }
+    return undefined;
   }
 
   private onPod(pod: Pod): void {
@@ -277,8 +345,19 @@ export class StandInKubelet {
           mkdir(d, { recursive: true }),
         ),
       );
+      const overlayName = pod.metadata.annotations?.[OVERLAY_ANNOTATION];
+      const overlay = overlayName
+        ? await ensureOverlayNamespace({
+            reaperDir: this.opts.reaperDirOf?.(node) ?? layout.reaperDir,
+            runDir: layout.runDir,
+            namespace: ns,
+            name: overlayName,
+          })
+        : undefined;
+      if (overlay) this.helpers.add(overlay.record);
       const cmd = sandboxCommand({
         mode: this.sandbox,
+        overlay: overlay && { helperPid: overlay.pid, mergedDir: overlay.mergedDir },
         node,
         nodeRoot: layout.root,
         rootfs: layout.rootfs,
@@ -288,20 +367,26 @@ export class StandInKubelet {
         argv,
       });
       if (entry.deleting || this.stopping) return this.settle(entry);
-      const fd = openSync(layout.podLog(ns, pod.metadata.name), 'w');
+      const log = await PodLogWriter.create(layout.podLog(ns, pod.metadata.name));
+      if (entry.deleting || this.stopping) {
+        log.close();
+        return this.settle(entry);
+      }
       const startedAt = timestamp();
-      const child = (() => {
-        try {
-          return spawn(cmd.command, cmd.args, {
-            cwd: cmd.cwd,
-            env,
-            detached: true,
-            stdio: ['ignore', fd, fd],
-          });
-        } finally {
-          closeSync(fd);
-        }
-      })();
+      // Through pipes into the CRI log (not the file directly): each line gets its time and stream.
+      const child = spawn(cmd.command, cmd.args, {
+        cwd: cmd.cwd,
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      entry.log = log;
+      if (child.stdout && child.stderr) {
+        log.attach(child.stdout, 'stdout');
+        log.attach(child.stderr, 'stderr');
+      } else {
+        log.close();
+      }
       child.once('error', (err) => this.onExit(entry, startedAt, { exitCode: 128, error: err.message }));
       child.once('exit', (code, signal) => {
         const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);

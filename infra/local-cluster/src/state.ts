@@ -23,6 +23,8 @@ const stateSchema = z.object({
     etcdPeer: z.number(),
     apiserver: z.number(),
     controllerManager: z.number(),
+    /** Absent in the state of a cluster started before kube-scheduler was part of it. */
+    scheduler: z.number().optional(),
     redis: z.number(),
   }),
   processes: z.array(daemonSchema),

@@ -29,9 +29,17 @@ export async function stopLocalCluster(
   // storage last (an API server whose etcd is gone hangs in its graceful shutdown until SIGKILL).
   await stage(['stand-in-kubelet']);
   await killOrphanedPods(stateLayout(stateDir).nodesDir);
-  await stage(['kube-controller-manager', 'kube-apiserver']);
+  await stage(['kube-scheduler', 'kube-controller-manager']);
+  await stage(['kube-apiserver']);
   await stage(['etcd', 'redis']);
-  const known = new Set(['stand-in-kubelet', 'kube-controller-manager', 'kube-apiserver', 'etcd', 'redis']);
+  const known = new Set([
+    'stand-in-kubelet',
+    'kube-scheduler',
+    'kube-controller-manager',
+    'kube-apiserver',
+    'etcd',
+    'redis',
+  ]);
   await stage(alive.filter((p) => !known.has(p.name)).map((p) => p.name));
   for (const dir of state.dataDirs) await removeDir(dir);
   const layout = stateLayout(stateDir);

@@ -133,7 +133,16 @@ export interface PodStatus {
   readonly message?: string;
   readonly reason?: string;
   readonly startTime?: K8sTime;
+  /** PodScheduled (written by the kube-scheduler), Ready, ... */
+  readonly conditions?: readonly PodCondition[];
   readonly containerStatuses?: readonly ContainerStatus[];
+}
+
+export interface PodCondition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly message?: string;
 }
 
 /** A Pod as the domain builds it: metadata and spec always present. */

@@ -1,5 +1,5 @@
 import { desiredPod, type ObservedPod, type Persisted, type ReaperPod } from '@reaper-flow/domain';
-import { isApiError, type KubeClient, Resources, resourcePath } from '@reaper-flow/k8s';
+import { isApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { FIELD_MANAGER } from '../context';
 
 /** Whether `pod` belongs to this incarnation of the ReaperPod (by owner uid, never by name). */
@@ -48,35 +48,4 @@ export async function ensureBackingPod(
     });
   }
   return ownedBy(live, uid) ? { kind: 'owned', pod: live, created: false } : { kind: 'foreign', pod: live };
-}
-
-/**
- * Binds an unbound Pod to `node` through the pods/binding subresource, as the kube-scheduler does,
- * so the Pod's spec stays exactly what `desiredPod` built. The Binding carries the Pod's uid: a
- * replaced Pod of the same name is never bound by mistake. 'taken': the Pod is already bound
- * (by an earlier try of ours or by another scheduler); 'gone': the Pod no longer exists.
- */
-export async function bindPod(
-  kube: Pick<KubeClient, 'request'>,
-  pod: ObservedPod,
-  node: string,
-): Promise<'bound' | 'taken' | 'gone'> {
-  const name = pod.metadata?.name ?? '';
-  const namespace = pod.metadata?.namespace;
-  try {
-    await kube.request('POST', resourcePath(Resources.pods, { namespace, name, subresource: 'binding' }), {
-      resource: 'pods/binding',
-      body: {
-        apiVersion: 'v1',
-        kind: 'Binding',
-        metadata: { name, namespace, ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}) },
-        target: { apiVersion: 'v1', kind: 'Node', name: node },
-      },
-    });
-    return 'bound';
-  } catch (err) {
-    if (isApiError(err, 'Conflict')) return 'taken';
-    if (isApiError(err, 'NotFound')) return 'gone';
-    throw err;
-  }
 }

@@ -32,8 +32,23 @@ export type DesiredReaperPodStatus = DesiredStatus & {
 
 /** Why an existing Pod is not bound to a node yet. */
 export interface Unscheduled {
-  readonly reason: 'Unschedulable' | 'WaitingForOverlay';
+  readonly reason: 'Unschedulable' | 'WaitingForOverlay' | 'WaitingForScheduler';
   readonly message: string;
+}
+
+/**
+ * Why an unbound Pod waits, in the kube-scheduler's words: its PodScheduled condition (False,
+ * reason Unschedulable, message "0/3 nodes are available: ..."), or that it has not decided yet.
+ */
+export function waitingForScheduler(pod: ObservedPod): Unscheduled {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.message) {
+    return { reason: 'Unschedulable', message: `not scheduled: ${scheduled.message}` };
+  }
+  return {
+    reason: 'WaitingForScheduler',
+    message: 'waiting for the kube-scheduler to bind the Pod to a node',
+  };
 }
 
 /** Why the Pod does not exist (yet): a condition reason and a human-readable message. */

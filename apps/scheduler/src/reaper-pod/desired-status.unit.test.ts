@@ -1,7 +1,7 @@
 import type { ObservedPod, ReaperPod } from '@reaper-flow/domain';
 import { statusPatch } from '@reaper-flow/k8s';
 import { describe, expect, it } from 'vitest';
-import { blockedStatus, lostPodStatus, mirroredStatus } from './desired-status';
+import { blockedStatus, lostPodStatus, mirroredStatus, waitingForScheduler } from './desired-status';
 import { overlayGate } from './overlay-gate';
 
 const NOW = '2026-03-01T10:00:00Z';
@@ -115,5 +115,31 @@ describe('lostPodStatus', () => {
       message: 'backing Pod job was deleted before it completed',
     });
     expect(types(s).Completed).toBe('True/PodLost');
+  });
+});
+
+describe('waitingForScheduler', () => {
+  it("says the kube-scheduler's reason from the Pod's PodScheduled condition", () => {
+    const message = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.";
+    const pod: ObservedPod = {
+      status: {
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
+      },
+    };
+    expect(waitingForScheduler(pod)).toEqual({
+      reason: 'Unschedulable',
+      message: `not scheduled: ${message}`,
+    });
+    const s = mirroredStatus(rpod(), pod, undefined, NOW, waitingForScheduler(pod));
+    expect(s.message).toBe(`not scheduled: ${message}`);
+    expect(types(s).PodScheduled).toBe('False/Unschedulable');
+  });
+
+  it('waits for the kube-scheduler while the Pod has no PodScheduled condition', () => {
+    expect(waitingForScheduler({ status: { phase: 'Pending' } })).toEqual({
+      reason: 'WaitingForScheduler',
+      message: 'waiting for the kube-scheduler to bind the Pod to a node',
+    });
   });
 });

@@ -27,7 +27,7 @@ import {
   type ReconcilerModule,
   type SchedulerContext,
 } from '../context';
-import { bindPod, ensureBackingPod, ownedBy } from './backing-pod';
+import { ensureBackingPod, ownedBy } from './backing-pod';
 import {
   blockedStatus,
   type DesiredReaperPodStatus,
@@ -35,14 +35,12 @@ import {
   mirroredStatus,
   type PodBlocker,
   rfc3339,
+  waitingForScheduler,
 } from './desired-status';
 import { type OverlayGate, overlayGate } from './overlay-gate';
-import { placePod, type StoredNodeView } from './placement';
 
 /** How soon to look again while an older same-name Pod terminates (its deletion also wakes us). */
 const OLD_POD_REQUEUE_MS = 1000;
-/** How soon to look again for a node to bind an unschedulable Pod to (nothing else wakes us). */
-const UNSCHEDULABLE_REQUEUE_MS = 5000;
 
 /** A ReaperPod as stored in the world: whatever the API server returned (minus managedFields). */
 interface StoredReaperPod {
@@ -192,8 +190,10 @@ class ReaperPodReconcile {
   }
 
   /**
-   * Our Pod exists: bind it to a node if nothing has yet (there may be no kube-scheduler, and the
-   * local cluster has none), then mirror its status.
+   * Our Pod exists: mirror its status. Binding it to a node is the kube-scheduler's job, never ours
+   * (a second binder would race it and skip what it checks); while the Pod waits for it, the
+   * message is the kube-scheduler's own reason from the Pod's PodScheduled condition. That
+   * condition's change is a change of the Pod, which brings this reconcile back: no requeue.
    */
   private async observe(
     rpod: Persisted<ReaperPod>,
@@ -209,34 +209,11 @@ class ReaperPodReconcile {
     ) {
       return this.mirror(rpod, mirroredStatus(rpod, pod, gate, this.now), gate);
     }
-    if (gate && !gate.open) {
-      // Not bound while the overlay is not Ready: it may be being reset on the node we would pick.
-      // The overlay's change re-enqueues this ReaperPod.
-      const unscheduled = { reason: 'WaitingForOverlay', message: gate.message } as const;
-      return this.mirror(rpod, mirroredStatus(rpod, pod, gate, this.now, unscheduled), gate);
-    }
-    const nodes = await this.ctx.world.list<StoredNodeView>('Node', '');
-    const placement = placePod(
-      { nodeSelector: pod.spec?.nodeSelector, tolerations: pod.spec?.tolerations },
-      nodes,
-      pod.metadata?.uid ?? rpod.metadata.uid,
-    );
-    if (placement.node === undefined) {
-      const unscheduled = { reason: 'Unschedulable', message: placement.message } as const;
-      await this.mirror(rpod, mirroredStatus(rpod, pod, gate, this.now, unscheduled), gate);
-      // Node changes enqueue overlays and DaemonJobs, not ReaperPods: look again later.
-      return { requeueAfterMs: UNSCHEDULABLE_REQUEUE_MS };
-    }
-    const bound = await bindPod(this.ctx.kube, pod, placement.node);
-    if (bound !== 'bound') {
-      // Bound meanwhile (or gone): the Pod's own change brings us back with the truth.
-      this.req.log.debug({ node: placement.node, bound }, 'Pod not bound by us');
-      return undefined;
-    }
-    this.req.log.info({ node: placement.node }, 'bound Pod to node');
-    await this.event('Normal', 'Scheduled', `bound Pod ${rpod.metadata.name} to node ${placement.node}`);
-    const boundPod: ObservedPod = { ...pod, spec: { ...pod.spec, nodeName: placement.node } };
-    return this.mirror(rpod, mirroredStatus(rpod, boundPod, gate, this.now), gate);
+    const unscheduled =
+      gate && !gate.open
+        ? ({ reason: 'WaitingForOverlay', message: gate.message } as const)
+        : waitingForScheduler(pod);
+    return this.mirror(rpod, mirroredStatus(rpod, pod, gate, this.now, unscheduled), gate);
   }
 
   /** A Pod of our name that is not ours: wait while it terminates, otherwise stop and say so. */

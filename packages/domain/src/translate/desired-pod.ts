@@ -6,12 +6,14 @@ import type { ReaperPod, ReaperPodSpec } from '../schemas/reaper-pod';
 import type { ReaperVolume } from '../schemas/volume';
 import {
   DAEMON_JOB_LABEL,
+  DAEMON_JOB_NODE_LABEL,
   DNS_MODE_ANNOTATION,
   labelValue,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   NODE_LABEL,
   OVERLAY_NAME_ANNOTATION,
+  OWNER_LABEL,
   REAPER_POD_LABEL,
 } from './labels';
 
@@ -66,9 +68,10 @@ function podLabels(rpod: ReaperPod): Record<string, string> {
   const labels: Record<string, string> = {
     [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
     [REAPER_POD_LABEL]: labelValue(rpod.metadata.name),
+    [OWNER_LABEL]: labelValue(rpod.metadata.name),
   };
   // Lets `kubectl get pods -l reaper.io/daemon-job=x` find the Pods of a DaemonJob directly.
-  for (const key of [DAEMON_JOB_LABEL, NODE_LABEL]) {
+  for (const key of [DAEMON_JOB_LABEL, NODE_LABEL, DAEMON_JOB_NODE_LABEL]) {
     const value = rpod.metadata.labels?.[key];
     if (value !== undefined) labels[key] = value;
   }

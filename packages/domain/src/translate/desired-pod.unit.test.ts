@@ -23,7 +23,11 @@ function podMeta(name: string, extra: { annotations?: Record<string, string> } =
   return {
     name,
     namespace: NAMESPACE,
-    labels: { 'app.kubernetes.io/managed-by': 'reaper-flow', 'reaper.io/reaper-pod': name },
+    labels: {
+      'app.kubernetes.io/managed-by': 'reaper-flow',
+      'reaper.io/reaper-pod': name,
+      'reaper.io/owner': name,
+    },
     ...extra,
     ownerReferences: [
       {
@@ -129,7 +133,12 @@ describe('desiredPod', () => {
         name: 'nightly-node-a',
         namespace: 'ops',
         uid: 'uid-7',
-        labels: { 'reaper.io/daemon-job': 'nightly', 'reaper.io/node': 'node-a', team: 'infra' },
+        labels: {
+          'reaper.io/daemon-job': 'nightly',
+          'reaper.io/node': 'node-a',
+          'reaper.io/daemon-job-node': 'node-a',
+          team: 'infra',
+        },
       },
       spec: {
         command: ['/usr/bin/env'],
@@ -168,8 +177,10 @@ describe('desiredPod', () => {
         labels: {
           'app.kubernetes.io/managed-by': 'reaper-flow',
           'reaper.io/reaper-pod': 'nightly-node-a',
+          'reaper.io/owner': 'nightly-node-a',
           'reaper.io/daemon-job': 'nightly',
           'reaper.io/node': 'node-a',
+          'reaper.io/daemon-job-node': 'node-a',
         },
         annotations: {
           'reaper.runtime/dns-mode': 'kubernetes',

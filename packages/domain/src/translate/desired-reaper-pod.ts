@@ -5,6 +5,7 @@ import type { ReaperPod, ReaperPodSpec } from '../schemas/reaper-pod';
 import {
   ATTEMPT_ANNOTATION,
   DAEMON_JOB_LABEL,
+  DAEMON_JOB_NODE_LABEL,
   dnsLabelName,
   labelValue,
   MANAGED_BY_LABEL,
@@ -71,6 +72,7 @@ export function desiredReaperPodForNode(
         [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
         [DAEMON_JOB_LABEL]: labelValue(job.metadata.name),
         [NODE_LABEL]: labelValue(nodeName),
+        [DAEMON_JOB_NODE_LABEL]: labelValue(nodeName),
       },
       ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
       ownerReferences: [

@@ -43,6 +43,7 @@ describe('desiredReaperPodForNode', () => {
           'app.kubernetes.io/managed-by': 'reaper-flow',
           'reaper.io/daemon-job': 'install-packages',
           'reaper.io/node': 'worker-1',
+          'reaper.io/daemon-job-node': 'worker-1',
         },
         annotations: { 'reaper.io/run-id': 'run-42', 'reaper.io/attempt': '1' },
         ownerReferences: [jobOwner('install-packages')],
@@ -50,7 +51,7 @@ describe('desiredReaperPodForNode', () => {
       spec: {
         command: ['/bin/sh', '-c'],
         args: [
-          'echo "would run: apt-get update && apt-get install -y htop" && mkdir -p /tmp/reaper-flow-examples && touch /tmp/reaper-flow-examples/install-packages.marker',
+          'cat /var/lib/reaper-flow-examples/mount-filesystems.marker && echo "would run: apt-get update && apt-get install -y htop" && touch /var/lib/reaper-flow-examples/install-packages.marker',
         ],
         overlayName: 'node-config',
         nodeName: 'worker-1',
@@ -87,6 +88,7 @@ describe('desiredReaperPodForNode', () => {
           'app.kubernetes.io/managed-by': 'reaper-flow',
           'reaper.io/daemon-job': 'node-info',
           'reaper.io/node': 'worker-2',
+          'reaper.io/daemon-job-node': 'worker-2',
         },
         ownerReferences: [jobOwner('node-info')],
       },
@@ -112,8 +114,10 @@ describe('desiredReaperPodForNode', () => {
     expect(pod.metadata.labels).toEqual({
       'app.kubernetes.io/managed-by': 'reaper-flow',
       'reaper.io/reaper-pod': 'mount-filesystems-worker-1',
+      'reaper.io/owner': 'mount-filesystems-worker-1',
       'reaper.io/daemon-job': 'mount-filesystems',
       'reaper.io/node': 'worker-1',
+      'reaper.io/daemon-job-node': 'worker-1',
     });
   });
 

@@ -10,6 +10,13 @@ export const REAPER_POD_LABEL = 'reaper.io/reaper-pod';
 export const DAEMON_JOB_LABEL = 'reaper.io/daemon-job';
 /** On a ReaperPod and its Pod: the node a ReaperDaemonJob pinned it to (as a label value). */
 export const NODE_LABEL = 'reaper.io/node';
+/**
+ * On a Pod: the ReaperPod that owns it, under the key the original Reaper controller used, so
+ * selectors written for it (`kubectl logs -l reaper.io/owner=<name>`) keep working.
+ */
+export const OWNER_LABEL = 'reaper.io/owner';
+/** On a DaemonJob's ReaperPod and its Pod: its node, under the original Reaper controller's key. */
+export const DAEMON_JOB_NODE_LABEL = 'reaper.io/daemon-job-node';
 
 /** Annotations read by the Reaper runtime on the backing Pod. */
 export const DNS_MODE_ANNOTATION = 'reaper.runtime/dns-mode';
