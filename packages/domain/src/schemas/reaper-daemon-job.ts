@@ -70,7 +70,7 @@ export const reaperDaemonJobSpecSchema = z
       .optional()
       .meta({
         description:
-          'At most this many nodes of this job run at once: an integer >= 1, or a percentage of the targeted nodes such as "25%" (rounded up, at least 1). Overrides the scheduler\'s rollout.maxNodesInFlight for this job. Changing it does not start a new run.',
+          'At most this many nodes of this job run at once: an integer >= 1, or a percentage of the targeted nodes such as 25% (rounded up, at least 1). Overrides rollout.maxNodesInFlight of the scheduler configuration for this job. Changing it does not start a new run.',
         'x-kubernetes-int-or-string': true,
         'x-kubernetes-validations': [
           {
