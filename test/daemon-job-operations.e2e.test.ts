@@ -226,19 +226,24 @@ describe('ReaperDaemonJob operations', () => {
     timeout: 45_000,
   }, async () => {
     const [good, bad] = nodeNames as [string, string];
-    await setNodeFault(client, { namespace: ns.namespace, job: 'base', node: bad, times: 1 });
+    // Two failures: the first attempt and its one retry; the retry-failed run then succeeds.
+    await setNodeFault(client, { namespace: ns.namespace, job: 'base', node: bad, times: 2 });
     const spec = (args: string) => ({
       command: ['/bin/sh', '-c'],
       args: [args],
       nodeSelector: selector(),
     });
-    await create('base', { ...spec('true'), retryLimit: 0 });
-    await create('follow', { ...spec('true'), after: ['base'] });
+    await create('base', { ...spec('true'), retryLimit: 1 });
+    // A percentage maxUnavailable: 1% of 3 nodes rounds up to 1 node at a time.
+    await create('follow', { ...spec('sleep 0.5'), after: ['base'], maxUnavailable: '1%' });
     const failed = await waitFor(jobInPhase('base', 'PartiallyFailed'), {
       description: 'base PartiallyFailed on the faulty node',
       timeoutMs: 20_000,
     });
-    expect(failed.status?.nodeStatuses?.find((n) => n.nodeName === bad)?.phase).toBe('Failed');
+    expect(failed.status?.nodeStatuses?.find((n) => n.nodeName === bad)).toMatchObject({
+      phase: 'Failed',
+      retryCount: 1,
+    });
     expect(timeline.of('follow')).toHaveLength(0);
 
     await patch('base', { metadata: { annotations: { 'reaper.io/retry-failed': 'r1' } } });
@@ -252,7 +257,7 @@ describe('ReaperDaemonJob operations', () => {
       retryCount: 0,
     });
     // Only the failed node ran again; the others kept their result.
-    expect(timeline.of('base', bad)).toHaveLength(2);
+    expect(timeline.of('base', bad).map((p) => p.attempt)).toEqual(['1', '2', '1']);
     expect(timeline.of('base', good)).toHaveLength(1);
     expect(timeline.of('base', nodeNames[2])).toHaveLength(1);
 
@@ -262,6 +267,11 @@ describe('ReaperDaemonJob operations', () => {
     });
     expect(timeline.orderViolations('follow', 'base')).toEqual([]);
     expect(timeline.of('follow', bad)).toHaveLength(1);
+    const follow = timeline.of('follow');
+    expect(follow).toHaveLength(3);
+    for (let i = 1; i < follow.length; i++) {
+      expect(follow[i]?.createdAt).toBeGreaterThan(follow[i - 1]?.finishedAt ?? Infinity);
+    }
     expect(timeline.duplicatedAttempts()).toEqual([]);
   });
 });
