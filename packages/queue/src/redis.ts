@@ -32,9 +32,13 @@ export function parseAddress(address: string): { host: string; port: number } {
 
 /**
  * The ioredis options of a connection to `opts`' primary, without the role-specific ones. In
- * sentinel mode ioredis asks the sentinels for the primary on every (re)connect, checks with ROLE
- * that the node it reached is the primary, and (failoverDetector) listens for +switch-master so a
- * promotion moves the connection at once rather than at the next socket error.
+ * sentinel mode ioredis asks the sentinels for the primary on every (re)connect and checks with ROLE
+ * that the node it reached is the primary. ioredis' `failoverDetector` stays off: it drops every
+ * connection again on +switch-master, which Sentinel publishes about a second after the new primary
+ * is already named and reached (a second outage per failover), and it holds three more sentinel
+ * connections per connection. A primary that dies closes its sockets; one that Sentinel demotes
+ * kills its clients' connections (CLIENT KILL) and answers READONLY, and both send a connection
+ * back through the sentinels.
  */
 export function connectionOptions(opts: RedisConnectionOptions): RedisOptions {
   const options: RedisOptions = {};
@@ -47,7 +51,6 @@ export function connectionOptions(opts: RedisConnectionOptions): RedisOptions {
     options.sentinels = sentinel.sentinels.map(parseAddress);
     options.name = sentinel.masterName;
     options.role = 'master';
-    options.failoverDetector = true;
     if (sentinel.password) options.sentinelPassword = sentinel.password;
     if (opts.tls) {
       options.tls = {};
