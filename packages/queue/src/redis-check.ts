@@ -50,9 +50,15 @@ async function exchange(
   };
   if (tls) options.tls = {};
   const redis = new Redis(options);
-  redis.on('error', () => undefined);
+  // connect() itself rejects with "Connection is closed."; the socket's own error says why.
+  let socketError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    socketError ??= err;
+  });
   try {
-    await redis.connect();
+    await redis.connect().catch((err: unknown) => {
+      throw socketError ?? err;
+    });
     // AUTH by hand (not ioredis' `password`), so a refusal is this call's reply, not an event.
     if (auth.password) {
       await (auth.username
