@@ -238,7 +238,31 @@ describe('deployment: infra/deploy', () => {
       join(REPO_ROOT, 'infra/deploy/overlays/external-redis'),
     ]);
     expect(dryExternal.code, dryExternal.stderr).toBe(0);
-  }, 90_000);
+
+    // The Sentinel variants: in-cluster (three Redis Pods, each with a sentinel) and external.
+    for (const overlay of ['sentinel', 'external-sentinel']) {
+      const dir = `infra/deploy/overlays/${overlay}`;
+      const rendered = await renderKustomization(dir);
+      const redis = rendered.manifests.find((m) => m.kind === 'StatefulSet') as
+        | { spec: { replicas: number; template: { spec: { containers: { name: string }[] } } } }
+        | undefined;
+      if (overlay === 'sentinel') {
+        expect(redis?.spec.replicas).toBe(3);
+        expect(redis?.spec.template.spec.containers.map((c) => c.name)).toEqual(['redis', 'sentinel']);
+      } else expect(redis).toBeUndefined();
+      for (const [kind, name] of [
+        ['Deployment', 'reaper-flow-watcher'],
+        ['Deployment', 'reaper-flow-scheduler'],
+        ['DaemonSet', 'reaper-flow-node-agent'],
+      ] as const) {
+        expect(envOf(containerOf(rendered.get(kind, name)), 'REDIS_MODE')?.value, `${dir} ${name}`).toBe(
+          'sentinel',
+        );
+      }
+      const dry = await kubectl(['apply', '--server-side', '--dry-run=server', '-k', join(REPO_ROOT, dir)]);
+      expect(dry.code, dry.stderr).toBe(0);
+    }
+  }, 150_000);
 
   it('wires the workloads the way the apps read their configuration', () => {
     // The shipped configuration is valid and points at what is deployed next to it.

@@ -1,4 +1,4 @@
-import { createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
+import { checkRedisOrExit, createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
 import {
   type Config,
   createLogger,
@@ -23,13 +23,9 @@ try {
 }
 const logger = createLogger('dashboard', config.log.level);
 const metrics = createMetrics('dashboard');
+await checkRedisOrExit(config.redis, logger);
 const redisHealth = new RedisHealth(redisHealthReport(logger, metrics));
-const redis = createRedis(
-  { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
-  'worker',
-  redisHealth,
-  'dashboard',
-);
+const redis = createRedis(config.redis, 'worker', redisHealth, 'dashboard');
 // Nodes the watcher has seen: their overlay queues are listed even before any overlay work.
 const world = new WorldStore(redis, config.redis.prefix, config.queues.retention.eventLogMaxLen);
 

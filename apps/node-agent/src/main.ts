@@ -1,3 +1,4 @@
+import { checkRedisOrExit } from '@reaper-flow/queue';
 import {
   type Config,
   createAppKubeClient,
@@ -28,6 +29,7 @@ if (!nodeName) {
 }
 const logger = createLogger('node-agent', config.log.level).child({ nodeName });
 const metrics = createMetrics('node-agent');
+await checkRedisOrExit(config.redis, logger);
 const kube = await createAppKubeClient(config, metrics, `reaper-node-agent/${nodeName}`);
 // The ops server comes first: /livez answers while the agent waits for Redis at start-up.
 let agent: NodeAgent | undefined;

@@ -1,5 +1,5 @@
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
-import { createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
+import { checkRedisOrExit, createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
 import {
   applyReloadable,
   createAppKubeClient,
@@ -20,6 +20,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 const config = loadConfig();
 const logger = createLogger('scheduler', config.log.level);
 const metrics = createMetrics('scheduler');
+await checkRedisOrExit(config.redis, logger);
 const kube = await createAppKubeClient(config, metrics, 'reaper-flow-scheduler');
 // One per process: the scheduler's connections and the dashboard's report one outage, once.
 const redisHealth = new RedisHealth(redisHealthReport(logger, metrics));
@@ -30,12 +31,7 @@ const scheduler = await startScheduler({ config, kube, logger, metrics, redisHea
 let dashboardRedis: Redis | undefined;
 let dashboard: Dashboard | undefined;
 if (config.dashboard.enabled) {
-  dashboardRedis = createRedis(
-    { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
-    'worker',
-    redisHealth,
-    'dashboard',
-  );
+  dashboardRedis = createRedis(config.redis, 'worker', redisHealth, 'dashboard');
   const world = new WorldStore(dashboardRedis, config.redis.prefix, config.queues.retention.eventLogMaxLen);
   try {
     dashboard = await startDashboard({

@@ -86,7 +86,7 @@ function concurrencyFor(config: Config, kind: ReconcileKind): number {
 export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler> {
   const { config, kube, logger, metrics } = opts;
   const prefix = config.redis.prefix;
-  const redisOpts = { url: config.redis.url, password: config.redis.password, tls: config.redis.tls };
+  const redisOpts = config.redis;
   const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, metrics));
   const retention = {
     removeOnComplete: config.queues.retention.removeOnComplete,

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { checkRedisOrExit } from '@reaper-flow/queue';
 import {
   createAppKubeClient,
   createLogger,
@@ -15,6 +16,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const config = loadConfig();
 const logger = createLogger('watcher', config.log.level);
 const metrics = createMetrics('watcher');
+await checkRedisOrExit(config.redis, logger);
 const kube = await createAppKubeClient(config, metrics, 'reaper-flow-watcher');
 // The pod name survives a container restart, so a restarted leader takes its lease back at once;
 // outside a pod, hostname and pid keep two local processes apart.

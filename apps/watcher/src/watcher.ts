@@ -64,14 +64,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   const { config, logger } = opts;
   const ownsRedis = !opts.redis;
   const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, opts.metrics));
-  const redis =
-    opts.redis ??
-    createRedis(
-      { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
-      'producer',
-      health,
-      'watcher',
-    );
+  const redis = opts.redis ?? createRedis(config.redis, 'producer', health, 'watcher');
   await redisReady(redis, 30_000);
   const prefix = config.redis.prefix;
   const world = new WorldStore(redis, prefix, config.queues.retention.eventLogMaxLen);

@@ -45,19 +45,29 @@ export async function ensureBinaries(): Promise<string> {
  * Path of Debian's redis-server; installs the package (apt-get update + install, as root) when it is
  * missing, as scripts/ensure-deps.mjs does for `npm test`.
  */
-export async function ensureRedisServer(log: Logger): Promise<string> {
-  const found = onPath('redis-server');
+export function ensureRedisServer(log: Logger): Promise<string> {
+  return ensureDebianProgram('redis-server', log);
+}
+
+/** Debian's redis-sentinel (the Sentinel topology of `up --redis sentinel`), installed if missing. */
+export function ensureRedisSentinel(log: Logger): Promise<string> {
+  return ensureDebianProgram('redis-sentinel', log);
+}
+
+/** The program of the Debian package of the same name, installed with apt-get when missing. */
+async function ensureDebianProgram(name: 'redis-server' | 'redis-sentinel', log: Logger): Promise<string> {
+  const found = onPath(name);
   if (found) return found;
   if (process.getuid?.() !== 0) {
     throw new Error(
-      'redis-server is not installed: run `sudo apt-get update && sudo apt-get install -y redis-server`',
+      `${name} is not installed: run \`sudo apt-get update && sudo apt-get install -y ${name}\``,
     );
   }
-  log("redis-server not found: installing Debian's redis-server (apt-get)");
+  log(`${name} not found: installing Debian's ${name} (apt-get)`);
   await run('apt-get', ['update', '-qq']);
-  await run('apt-get', ['install', '-y', '-qq', 'redis-server']);
-  const installed = onPath('redis-server');
-  if (!installed) throw new Error('apt-get installed redis-server but it is not on PATH');
+  await run('apt-get', ['install', '-y', '-qq', name]);
+  const installed = onPath(name);
+  if (!installed) throw new Error(`apt-get installed ${name} but it is not on PATH`);
   return installed;
 }
 

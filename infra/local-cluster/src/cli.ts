@@ -14,8 +14,11 @@ const k8s = () => import('@reaper-flow/k8s');
 const HELP = `Usage: npm run cluster -- <command> [options]
 
 Commands:
-  up [--nodes N]          start etcd, kube-apiserver, kube-controller-manager, redis and the stand-in
-                          kubelet, with nodes node-1..node-N Ready (default 3); no-op if already up
+  up [--nodes N] [--redis standalone|sentinel]
+                          start etcd, kube-apiserver, kube-controller-manager, redis and the stand-in
+                          kubelet, with nodes node-1..node-N Ready (default 3); no-op if already up.
+                          --redis sentinel: a primary, two replicas and three sentinels (master name
+                          "reaper") from Debian's redis-server and redis-sentinel, instead of one redis
   down                    stop every process of the cluster and delete its data
   status                  processes, ports and nodes
   env                     print shell exports: eval "$(npm run -s cluster -- env)"
@@ -62,10 +65,16 @@ async function healthy(state: ClusterState): Promise<boolean> {
 }
 
 async function up(args: string[], stateDir: string): Promise<void> {
-  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    args,
+    options: { nodes: { type: 'string', default: '3' }, redis: { type: 'string', default: 'standalone' } },
+  });
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 0)
     throw new Error(`--nodes must be an integer >= 0, got ${values.nodes}`);
+  const redis = values.redis;
+  if (redis !== 'standalone' && redis !== 'sentinel')
+    throw new Error(`--redis must be standalone or sentinel, got ${redis}`);
   const started = performance.now();
   const { KubeClient } = await k8s();
   const { restartKubeletDaemon, startLocalCluster } = await import('./cluster');
@@ -82,6 +91,8 @@ async function up(args: string[], stateDir: string): Promise<void> {
     } finally {
       client.close();
     }
+    const running = state.redisSentinel ? 'sentinel' : 'standalone';
+    if (running !== redis) log(`note: this cluster runs Redis ${running}; \`down\` first to change it`);
     log(`already up (state dir ${stateDir})`);
     return;
   }
@@ -89,7 +100,7 @@ async function up(args: string[], stateDir: string): Promise<void> {
     log('a previous cluster in this state dir is not healthy: stopping it first');
     await stopLocalCluster(stateDir, log);
   }
-  await startLocalCluster({ stateDir, nodes, withKubelet: true, detach: true, log });
+  await startLocalCluster({ stateDir, nodes, withKubelet: true, detach: true, log, redis });
   log(
     `up in ${((performance.now() - started) / 1000).toFixed(1)} s; use it with: eval "$(npm run -s cluster -- env)"`,
   );
@@ -101,7 +112,7 @@ async function status(stateDir: string): Promise<void> {
     `state dir   ${stateDir}`,
     `kubeconfig  ${state.kubeconfigPath}`,
     `apiserver   ${state.apiserverUrl}`,
-    `redis       ${state.redisUrl}`,
+    `redis       ${state.redisUrl}${state.redisSentinel ? ` (first primary; sentinels ${state.redisSentinel.sentinels.join(', ')}, master name ${state.redisSentinel.masterName})` : ''}`,
     '',
     'processes:',
   ];
@@ -142,8 +153,11 @@ async function status(stateDir: string): Promise<void> {
 
 async function env(stateDir: string): Promise<void> {
   const state = await requireUp(stateDir);
+  const sentinel = state.redisSentinel
+    ? ` REDIS_MODE=sentinel REDIS_SENTINELS=${shellQuote(state.redisSentinel.sentinels.join(','))} REDIS_MASTER_NAME=${shellQuote(state.redisSentinel.masterName)}`
+    : '';
   process.stdout.write(
-    `export KUBECONFIG=${shellQuote(state.kubeconfigPath)} REDIS_URL=${shellQuote(state.redisUrl)} PATH=${shellQuote(state.binDir)}:$PATH\n`,
+    `export KUBECONFIG=${shellQuote(state.kubeconfigPath)} REDIS_URL=${shellQuote(state.redisUrl)}${sentinel} PATH=${shellQuote(state.binDir)}:$PATH\n`,
   );
 }
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApiError, KubeClient, Resources } from '@reaper-flow/k8s';
-import { ensureBinaries, ensureRedisServer } from './binaries';
+import { ensureBinaries, ensureRedisSentinel, ensureRedisServer } from './binaries';
 import { RUNTIME_CLASS } from './constants';
 import {
   apiserverSpec,
@@ -23,6 +23,13 @@ import { defaultStateDir, stateLayout } from './paths';
 import { createPki } from './pki';
 import { freePorts } from './ports';
 import { apiserverReady, componentHealthy, etcdHealthy, redisPing, waitReady } from './readiness';
+import {
+  LOCAL_MASTER_NAME,
+  type SentinelPorts,
+  type SentinelTopology,
+  sentinelSpecs,
+  sentinelTopologyReady,
+} from './redis-sentinel';
 import { StandInKubelet } from './stand-in-kubelet';
 import { type ClusterState, readState, writeState } from './state';
 import { stopLocalCluster } from './teardown';
@@ -40,12 +47,22 @@ export interface StartLocalClusterOptions {
    */
   readonly detach?: boolean;
   readonly log?: Logger;
+  /**
+   * `standalone` (default): one redis-server. `sentinel`: a primary (process `redis`), two replicas
+   * and three sentinels, master name `reaper`; the apps find the primary through the sentinels.
+   */
+  readonly redis?: 'standalone' | 'sentinel';
 }
 
 export interface LocalCluster {
   readonly stateDir: string;
   readonly kubeconfigPath: string;
+  /** The primary's URL (with Sentinel: the first primary, until a failover). */
   readonly redisUrl: string;
+  /** With `redis: 'sentinel'`: the master name and the sentinels' addresses. */
+  readonly redisSentinel: SentinelTopology | undefined;
+  /** The environment an app needs to reach this Redis (REDIS_URL, and REDIS_MODE etc. with Sentinel). */
+  readonly redisEnv: Readonly<Record<string, string>>;
   readonly binDir: string;
   readonly apiserverUrl: string;
   /** The in-process kubelet of an attached cluster started withKubelet. */
@@ -77,11 +94,13 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
   await rm(layout.logsDir, { recursive: true, force: true });
   await mkdir(layout.dataDir, { recursive: true });
 
-  const [binDir, redisServer, pki, portList] = await Promise.all([
+  const withSentinel = opts.redis === 'sentinel';
+  const [binDir, redisServer, redisSentinel, pki, portList] = await Promise.all([
     ensureBinaries(),
     ensureRedisServer(log),
+    withSentinel ? ensureRedisSentinel(log) : undefined,
     createPki(layout.pkiDir),
-    freePorts(6),
+    freePorts(withSentinel ? 11 : 6),
   ]);
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, redis] = portList as [
     number,
@@ -96,6 +115,25 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
   const redisData = await mkdtemp(join(layout.dataDir, 'redis-'));
   const apiserverUrl = `https://127.0.0.1:${ports.apiserver}`;
   const redisUrl = `redis://127.0.0.1:${ports.redis}`;
+  const sentinelPorts: SentinelPorts | undefined = withSentinel
+    ? {
+        primary: ports.redis,
+        replicas: portList.slice(6, 8) as [number, number],
+        sentinels: portList.slice(8, 11) as [number, number, number],
+      }
+    : undefined;
+  const redisSentinelTopology: SentinelTopology | undefined = sentinelPorts && {
+    masterName: LOCAL_MASTER_NAME,
+    sentinels: sentinelPorts.sentinels.map((p) => `127.0.0.1:${p}`),
+  };
+  const redisEnv: Record<string, string> = redisSentinelTopology
+    ? {
+        REDIS_URL: redisUrl,
+        REDIS_MODE: 'sentinel',
+        REDIS_SENTINELS: redisSentinelTopology.sentinels.join(','),
+        REDIS_MASTER_NAME: redisSentinelTopology.masterName,
+      }
+    : { REDIS_URL: redisUrl };
 
   const state: ClusterState = {
     version: 1,
@@ -105,6 +143,9 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     redisUrl,
     apiserverUrl,
     ports,
+    ...(redisSentinelTopology
+      ? { redisSentinel: { ...redisSentinelTopology, sentinels: [...redisSentinelTopology.sentinels] } }
+      : {}),
     processes: [],
     dataDirs: [layout.dataDir, layout.pkiDir, layout.nodesDir],
     kubelet: opts.withKubelet === false ? 'none' : detach ? 'daemon' : 'in-process',
@@ -144,7 +185,18 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
 
   try {
     const etcd = await start(etcdSpec(binDir, ports, etcdData));
-    const redisDaemon = await start(redisSpec(redisServer, ports, redisData));
+    const redisDaemon = await start(redisSpec(redisServer, ports.redis, redisData));
+    if (sentinelPorts && redisSentinel) {
+      const dirs = async (kind: string, n: number) =>
+        Promise.all(Array.from({ length: n }, () => mkdtemp(join(layout.dataDir, `${kind}-`))));
+      const specs = await sentinelSpecs(redisServer, redisSentinel, sentinelPorts, {
+        primary: redisData,
+        replicas: await dirs('redis-replica', 2),
+        sentinels: await dirs('redis-sentinel', 3),
+      });
+      // specs[0] is the primary, started above.
+      for (const spec of specs.slice(1)) await start(spec);
+    }
     await waitReady('etcd', () => etcdHealthy(`http://127.0.0.1:${ports.etcdClient}`), {
       log: etcd.record.log,
       child: etcd.child,
@@ -197,7 +249,14 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         log: redisDaemon.record.log,
         child: redisDaemon.child,
         timeoutMs: 30_000,
-      }),
+      }).then(
+        () =>
+          sentinelPorts &&
+          waitReady('redis sentinels', () => sentinelTopologyReady(sentinelPorts), {
+            log: layout.logFile('redis-sentinel-1'),
+            timeoutMs: 60_000,
+          }),
+      ),
       // Pods need their namespace's `default` ServiceAccount (ServiceAccount admission): its
       // appearance shows the controller manager runs and its controllers can act.
       waitReady(
@@ -227,14 +286,28 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     ]);
     await writeState({ ...state, processes: started.map((d) => d.record) });
     if (detach) admin.close();
-    log(`cluster up: KUBECONFIG=${layout.kubeconfig} REDIS_URL=${redisUrl}`);
+    log(
+      `cluster up: KUBECONFIG=${layout.kubeconfig} ${Object.entries(redisEnv)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   } catch (err) {
     log(`start-up failed; stopping what was started`);
     await stop().catch((e: Error) => log(`cleanup after failed start-up: ${e.message}`));
     throw err;
   }
 
-  return { stateDir, kubeconfigPath: layout.kubeconfig, redisUrl, binDir, apiserverUrl, kubelet, stop };
+  return {
+    stateDir,
+    kubeconfigPath: layout.kubeconfig,
+    redisUrl,
+    redisSentinel: redisSentinelTopology,
+    redisEnv,
+    binDir,
+    apiserverUrl,
+    kubelet,
+    stop,
+  };
 }
 
 /**

@@ -125,7 +125,7 @@ export function schedulerSpec(binDir: string, ports: Ports, kubeconfig: string):
   };
 }
 
-export function redisSpec(redisServer: string, ports: Ports, dataDir: string): ProcessSpec {
+export function redisSpec(redisServer: string, port: number, dataDir: string): ProcessSpec {
   return {
     name: 'redis',
     command: redisServer,
@@ -133,7 +133,7 @@ export function redisSpec(redisServer: string, ports: Ports, dataDir: string): P
     match: 'redis-server',
     args: [
       '--port',
-      String(ports.redis),
+      String(port),
       '--bind',
       LOOPBACK,
       '--protected-mode',

@@ -27,6 +27,8 @@ const stateSchema = z.object({
     scheduler: z.number().optional(),
     redis: z.number(),
   }),
+  /** Present when Redis runs with Sentinel (`up --redis sentinel`): where the apps find the primary. */
+  redisSentinel: z.object({ masterName: z.string(), sentinels: z.array(z.string()) }).optional(),
   processes: z.array(daemonSchema),
   /** Directories removed by `down` (etcd and redis data, node roots, PKI). */
   dataDirs: z.array(z.string()),

@@ -8,6 +8,16 @@ import { readState } from './state';
 
 // Kept free of the Kubernetes client so `down` starts fast.
 
+/** Redis, and with Sentinel its replicas and sentinels (storage: stopped last). */
+const REDIS_PROCESSES = [
+  'redis',
+  'redis-replica-1',
+  'redis-replica-2',
+  'redis-sentinel-1',
+  'redis-sentinel-2',
+  'redis-sentinel-3',
+];
+
 /**
  * `down`: stops every recorded process group (the kubelet first, so it stops its pods), kills pod
  * processes a crashed kubelet left behind, removes data dirs, PKI and state.json (logs stay).
@@ -31,14 +41,14 @@ export async function stopLocalCluster(
   await killOrphanedPods(stateLayout(stateDir).nodesDir);
   await stage(['kube-scheduler', 'kube-controller-manager']);
   await stage(['kube-apiserver']);
-  await stage(['etcd', 'redis']);
+  await stage(['etcd', ...REDIS_PROCESSES]);
   const known = new Set([
     'stand-in-kubelet',
     'kube-scheduler',
     'kube-controller-manager',
     'kube-apiserver',
     'etcd',
-    'redis',
+    ...REDIS_PROCESSES,
   ]);
   await stage(alive.filter((p) => !known.has(p.name)).map((p) => p.name));
   for (const dir of state.dataDirs) await removeDir(dir);

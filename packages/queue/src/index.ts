@@ -3,6 +3,7 @@ export * from './names';
 export * from './overlay-jobs';
 export * from './reconcile-queue';
 export * from './redis';
+export * from './redis-check';
 export * from './redis-health';
 export * from './run-flows';
 export * from './run-slots';

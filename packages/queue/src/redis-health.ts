@@ -38,6 +38,9 @@ const CONNECTION_MESSAGES = [
   'Socket closed unexpectedly',
   'connect ETIMEDOUT',
   'LOADING',
+  // Sentinel mode: no sentinel answered, or the primary's address is not reachable yet (failover).
+  'All sentinels are unreachable',
+  'READONLY',
 ];
 
 /**

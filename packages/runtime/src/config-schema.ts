@@ -16,21 +16,81 @@ export const BackoffConfig = z
   })
   .strict();
 
-export const ConfigSchema = z
+/** `host:port`, as Sentinel and Cluster seed lists are written. */
+const address = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+:\d{1,5}$/, 'must be host:port, e.g. 10.0.0.5:26379')
+  .describe('host:port');
+
+/** A list of addresses: a YAML list, or one comma-separated string (as an environment variable). */
+const addressList = (desc: string) =>
+  z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((a) => a.trim())
+              .filter(Boolean)
+          : v,
+      z.array(address),
+    )
+    .default([])
+    .describe(desc);
+
+export const RedisConfig = z
   .object({
-    redis: z
+    mode: z
+      .enum(['standalone', 'sentinel'])
+      .default('standalone')
+      .describe('One server (url) or a primary found through Sentinel (sentinel.*)'),
+    url: z
+      .string()
+      .url()
+      .default('redis://127.0.0.1:6379')
+      .describe('Redis URL (redis:// or rediss://); standalone mode only'),
+    password: z.string().optional().describe('Password of the data nodes; overrides the one in the URL'),
+    username: z.string().optional().describe('ACL user of the data nodes (default: the default user)'),
+    tls: z.boolean().default(false).describe('TLS to the data nodes (always on for a rediss:// URL)'),
+    prefix: z
+      .string()
+      .regex(/^\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.:-]*$/, 'must start with a hash tag such as {reaper}')
+      .default('{reaper}')
+      .describe('Key prefix; the hash tag keeps every key in one Redis Cluster slot'),
+    startupTimeoutMs: positive(
+      30_000,
+      'Start-up check: how long to wait for Redis (or a sentinel) to answer before giving up',
+    ),
+    sentinel: z
       .object({
-        url: z.string().url().default('redis://127.0.0.1:6379').describe('Redis URL (redis:// or rediss://)'),
-        password: z.string().optional().describe('Password; overrides the one in the URL'),
-        tls: z.boolean().default(false).describe('Use TLS even for a redis:// URL'),
-        prefix: z
+        sentinels: addressList('Sentinel addresses (host:port), at least one in sentinel mode'),
+        masterName: z
           .string()
-          .regex(/^\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.:-]*$/, 'must start with a hash tag such as {reaper}')
-          .default('{reaper}')
-          .describe('Key prefix; the hash tag keeps every key in one Redis Cluster slot'),
+          .min(1)
+          .default('reaper')
+          .describe('Name the sentinels monitor the primary under'),
+        password: z.string().optional().describe('Password of the sentinels (sentinel requirepass)'),
+        tls: z.boolean().default(false).describe('TLS to the sentinels'),
       })
       .strict()
       .prefault({}),
+  })
+  .strict()
+  .superRefine((redis, ctx) => {
+    if (redis.mode === 'sentinel' && redis.sentinel.sentinels.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sentinel', 'sentinels'],
+        message: 'at least one sentinel (host:port) is required when redis.mode is sentinel',
+      });
+  })
+  .prefault({});
+
+export type RedisConfig = z.infer<typeof RedisConfig>;
+
+export const ConfigSchema = z
+  .object({
+    redis: RedisConfig,
     kubernetes: z
       .object({
         kubeconfig: z.string().optional().describe('Path of a kubeconfig; default $KUBECONFIG or in-cluster'),

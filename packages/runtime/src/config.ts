@@ -17,6 +17,10 @@ export class ConfigError extends Error {
 const ENV_ALIASES: Record<string, string> = {
   REDIS_URL: 'redis.url',
   REDIS_PASSWORD: 'redis.password',
+  REDIS_MODE: 'redis.mode',
+  REDIS_SENTINELS: 'redis.sentinel.sentinels',
+  REDIS_MASTER_NAME: 'redis.sentinel.masterName',
+  REDIS_SENTINEL_PASSWORD: 'redis.sentinel.password',
   REAPER_FLOW_PREFIX: 'redis.prefix',
   KUBECONFIG: 'kubernetes.kubeconfig',
   NODE_NAME: 'nodeAgent.nodeName',
@@ -93,7 +97,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, issues: 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const key = issue.path.join('.') || '(root)';
   let value: unknown = raw;
-  for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey];
+  for (const p of issue.path) {
+    // A list given as one string (an environment variable) is shown whole, not one character.
+    if (typeof value !== 'object' || value === null) break;
+    value = (value as Record<PropertyKey, unknown>)[p as PropertyKey];
+  }
   if (issue.code === 'unrecognized_keys') {
     return `${key === '(root)' ? '' : `${key}: `}unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   }

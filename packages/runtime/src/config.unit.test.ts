@@ -27,7 +27,9 @@ describe('configuration', () => {
     const all = leafKeys(ConfigSchema.parse({}));
     const missing = all.filter((k) => !documented.has(k));
     expect(missing).toEqual([]);
-    expect(commented).toEqual(expect.arrayContaining(['password', 'kubeconfig', 'token', 'nodeName']));
+    expect(commented).toEqual(
+      expect.arrayContaining(['password', 'username', 'kubeconfig', 'token', 'nodeName']),
+    );
   });
 
   it('environment variables override the file, case-insensitively', () => {
@@ -67,6 +69,33 @@ describe('configuration', () => {
   it('a prefix without a hash tag is refused', () => {
     expect(() => loadConfig({ env: { REAPER_FLOW_PREFIX: 'reaper' } })).toThrow(
       /redis.prefix: got "reaper"; must start with a hash tag/,
+    );
+  });
+
+  it('sentinel mode takes the sentinels as a list or one comma-separated variable', () => {
+    const config = loadConfig({
+      env: {
+        REDIS_MODE: 'sentinel',
+        REDIS_SENTINELS: '10.0.0.5:26379, 10.0.0.6:26379',
+        REDIS_MASTER_NAME: 'rf',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      },
+    });
+    expect(config.redis.mode).toBe('sentinel');
+    expect(config.redis.sentinel).toEqual({
+      sentinels: ['10.0.0.5:26379', '10.0.0.6:26379'],
+      masterName: 'rf',
+      password: 'sentinel-secret',
+      tls: false,
+    });
+  });
+
+  it('sentinel mode without sentinels, or a sentinel that is not host:port, is refused naming the key', () => {
+    expect(() => loadConfig({ env: { REDIS_MODE: 'sentinel' } })).toThrow(
+      /redis.sentinel.sentinels: got missing; at least one sentinel \(host:port\) is required when redis.mode is sentinel/,
+    );
+    expect(() => loadConfig({ env: { REDIS_MODE: 'sentinel', REDIS_SENTINELS: '10.0.0.5' } })).toThrow(
+      /redis.sentinel.sentinels.0: got "10.0.0.5"; must be host:port/,
     );
   });
 

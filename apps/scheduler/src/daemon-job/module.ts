@@ -37,12 +37,7 @@ export const daemonJobModule: ReconcilerModule = {
     const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
     const slots = new RunSlots(ctx.redis, ctx.prefix);
     const deps = { ctx, store, flows, createLimiter, slots };
-    const connection = createRedis(
-      { url: config.redis.url, password: config.redis.password, tls: config.redis.tls },
-      'worker',
-      ctx.redisHealth,
-      'daemon-job workers',
-    );
+    const connection = createRedis(config.redis, 'worker', ctx.redisHealth, 'daemon-job workers');
     const workerOpts = {
       connection,
       prefix: ctx.prefix,
