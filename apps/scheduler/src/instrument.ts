@@ -1,3 +1,4 @@
+import { isNamespaceTerminating } from '@reaper-flow/k8s';
 import { formatKey, isRedisConnectionError, type ReconcileKind, type Reconciler } from '@reaper-flow/queue';
 import type { KindReconciler, SchedulerContext } from './context';
 
@@ -41,6 +42,9 @@ export function instrument(
           { err, attempt: qctx.attempt },
           'reconcile failed while Redis is unavailable; it will be retried',
         );
+      // Its namespace is being deleted: the object goes with it, and that deletion reconciles it.
+      else if (isNamespaceTerminating(err))
+        log.debug({ err, attempt: qctx.attempt }, 'reconcile refused: the namespace is being deleted');
       else log.error({ err, attempt: qctx.attempt }, 'reconcile failed; it will be retried');
       throw err;
     } finally {

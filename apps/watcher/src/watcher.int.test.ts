@@ -214,14 +214,21 @@ describe('watcher', () => {
       description: 'the restarted watcher leads and has synced',
       timeoutMs: 20_000,
     });
-    await waitFor(async () => (await h.world.get('ReaperPod', ns, 'doomed')) === undefined, {
-      description: 'doomed removed from the world',
-      timeoutMs: 10_000,
-    });
-    const missed = (await h.world.readEvents('ReaperPod'))
-      .slice(eventsBefore)
-      .filter((e) => e.namespace === ns && e.type !== 'SYNC')
-      .map((e) => [e.type, e.name]);
+    // Resumed from the stored resourceVersion, the three changes arrive one after another (in
+    // resourceVersion order): wait for all of them, not only the first.
+    const missedChanges = async () =>
+      (await h.world.readEvents('ReaperPod'))
+        .slice(eventsBefore)
+        .filter((e) => e.namespace === ns && e.type !== 'SYNC')
+        .map((e) => [e.type, e.name]);
+    const missed = await waitFor(
+      async () => {
+        const seen = await missedChanges();
+        const has = (type: string, name: string) => seen.some(([t2, n]) => t2 === type && n === name);
+        return has('DELETED', 'doomed') && has('MODIFIED', 'keep') && has('ADDED', 'born') ? seen : undefined;
+      },
+      { description: 'the deletion, the change and the creation made while it was down', timeoutMs: 10_000 },
+    );
     expect(missed).toEqual(
       expect.arrayContaining([
         ['DELETED', 'doomed'],
@@ -229,6 +236,7 @@ describe('watcher', () => {
         ['ADDED', 'born'],
       ]),
     );
+    expect(await h.world.get('ReaperPod', ns, 'doomed')).toBeUndefined();
     expect(
       await h.world.get<{ metadata: { labels?: Record<string, string> } }>('ReaperPod', ns, 'keep'),
     ).toMatchObject({

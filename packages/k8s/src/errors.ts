@@ -75,3 +75,11 @@ export function isApiError(err: unknown, code?: ApiErrorCode): err is ApiError {
   if ((err as { name?: unknown }).name !== 'ApiError' || typeof c !== 'string') return false;
   return code === undefined || c === code;
 }
+
+/**
+ * The API server refused a write because the object's namespace is being deleted. Expected while a
+ * namespace goes away (its objects go with it): callers retry or drop quietly, they do not warn.
+ */
+export function isNamespaceTerminating(err: unknown): boolean {
+  return isApiError(err, 'Forbidden') && /because it is being terminated/.test(err.message);
+}

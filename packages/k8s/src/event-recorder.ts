@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubeClient } from './client';
-import { isApiError } from './errors';
+import { isApiError, isNamespaceTerminating } from './errors';
 import { Resources } from './resources';
 
 /** The object an Event is about (core/v1 ObjectReference); uid ties it to one incarnation. */
@@ -90,9 +90,7 @@ export class EventRecorder {
       .then(() => this.write(key, obj, type, reason, text))
       .catch((err: unknown) => {
         // An Event about an object whose namespace is going away cannot be written and is of no use.
-        const namespaceGone =
-          isApiError(err, 'NotFound') ||
-          (isApiError(err, 'Forbidden') && /being terminated/.test(err.message));
+        const namespaceGone = isApiError(err, 'NotFound') || isNamespaceTerminating(err);
         this.opts.logger?.[namespaceGone ? 'debug' : 'warn'](
           { err, involvedObject: `${obj.kind}/${obj.namespace ?? ''}/${obj.name}`, reason },
           'could not record an Event; dropped (Events are best effort)',
