@@ -31,7 +31,7 @@ export interface DagLayout {
   }[];
 }
 
-export const NODE_WIDTH = 190;
+export const NODE_WIDTH = 220;
 export const NODE_HEIGHT = 54;
 
 /**
