@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Resources } from '@reaper-flow/k8s';
 import type { Context } from './context';
-import type { DaemonJobObject } from './objects';
+import { type DaemonJobObject, TRIGGER_ANNOTATION } from './objects';
 
 export interface WaitFlags {
   readonly job: string;
@@ -36,7 +36,12 @@ export async function waitCommand(ctx: Context, flags: WaitFlags): Promise<numbe
       return 1;
     }
     const s = job.status ?? {};
-    const current = s.observedGeneration !== undefined && s.observedGeneration === job.metadata.generation;
+    // A trigger the scheduler has not acted on yet (its value is not lastTriggerValue) means the
+    // phase shown is the previous run's: `trigger` then `wait` must wait for the new run.
+    const trigger = job.metadata.annotations?.[TRIGGER_ANNOTATION];
+    const triggerSeen = trigger === undefined || trigger === s.lastTriggerValue;
+    const current =
+      triggerSeen && s.observedGeneration !== undefined && s.observedGeneration === job.metadata.generation;
     const ready = s.readyNodes ?? 0;
     const failed = s.failedNodes ?? 0;
     const total = s.totalNodes ?? 0;

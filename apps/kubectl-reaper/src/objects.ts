@@ -32,6 +32,7 @@ export interface DaemonJobObject {
     readonly failedNodes?: number;
     readonly observedGeneration?: number;
     readonly message?: string;
+    readonly lastTriggerValue?: string;
     readonly conditions?: readonly Condition[];
     readonly nodeStatuses?: readonly DaemonJobNodeStatus[];
   };

@@ -54,12 +54,12 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('');
 }
 
-/** "1m05s", "12s", "850ms"; '' when either end is unknown. */
+/** "1m05s", "12s", "<1s" (the API's times have second resolution); '' when either end is unknown. */
 export function duration(start: string | undefined, end: string | undefined): string {
   if (!start || !end) return '';
   const ms = Date.parse(end) - Date.parse(start);
   if (!Number.isFinite(ms) || ms < 0) return '';
-  if (ms < 1000) return `${ms}ms`;
+  if (ms < 1000) return '<1s';
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
