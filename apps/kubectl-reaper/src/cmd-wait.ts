@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Resources } from '@reaper-flow/k8s';
 import type { Context } from './context';
-import { type DaemonJobObject, TRIGGER_ANNOTATION } from './objects';
+import { type DaemonJobObject, RETRY_FAILED_ANNOTATION, TRIGGER_ANNOTATION } from './objects';
 
 export interface WaitFlags {
   readonly job: string;
@@ -38,8 +38,12 @@ export async function waitCommand(ctx: Context, flags: WaitFlags): Promise<numbe
     const s = job.status ?? {};
     // A trigger the scheduler has not acted on yet (its value is not lastTriggerValue) means the
     // phase shown is the previous run's: `trigger` then `wait` must wait for the new run.
+    // The same for `retry --failed` (reaper.io/retry-failed against status.lastRetryValue).
     const trigger = job.metadata.annotations?.[TRIGGER_ANNOTATION];
-    const triggerSeen = trigger === undefined || trigger === s.lastTriggerValue;
+    const retry = job.metadata.annotations?.[RETRY_FAILED_ANNOTATION];
+    const triggerSeen =
+      (trigger === undefined || trigger === s.lastTriggerValue) &&
+      (retry === undefined || retry === s.lastRetryValue);
     const current =
       triggerSeen && s.observedGeneration !== undefined && s.observedGeneration === job.metadata.generation;
     const ready = s.readyNodes ?? 0;

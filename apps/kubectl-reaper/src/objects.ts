@@ -33,6 +33,8 @@ export interface DaemonJobObject {
     readonly observedGeneration?: number;
     readonly message?: string;
     readonly lastTriggerValue?: string;
+    /** Written by the scheduler once it acted on reaper.io/retry-failed (issue 12's spec part). */
+    readonly lastRetryValue?: string;
     readonly conditions?: readonly Condition[];
     readonly nodeStatuses?: readonly DaemonJobNodeStatus[];
   };
