@@ -5,6 +5,7 @@ import {
   desiredReaperPodForNode,
   type FinishNodeRun,
   isPersisted,
+  maxNodesInFlight,
   nodeGate,
   PROGRESS_META_FIELD,
   parseReaperDaemonJob,
@@ -129,6 +130,13 @@ export async function processNodeRun(
     return park(deps, job, token, data.notBefore, data);
   }
   if (data.step === 'create' || data.step === 'backoff') {
+    if (owner.spec.suspend) {
+      // Suspended: this attempt's ReaperPod is not made. Parked without a rollout slot (one kept
+      // from a failed attempt is given back); the reconcile that sees the resume wakes it.
+      log.debug('node-run waits: the job is suspended');
+      await releaseSlot(deps, data);
+      return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
+    }
     // `after` on this node: every dependency that targets it must have succeeded here in its newest
     // run. A held node-run parks (no slot taken) until a dependency's progress wakes it.
     const gate = await dependencyGate(deps, owner, data);
@@ -147,9 +155,9 @@ export async function processNodeRun(
       log.debug({ gate: gate.message }, 'node-run held by a dependency');
       return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, held: gate.message });
     }
-    // Rollout throttle: at most maxNodesInFlight nodes of this job run at once (0: no limit). A
-    // node-run without a slot parks; the one that frees a slot wakes it.
-    const max = ctx.config.rollout.maxNodesInFlight;
+    // Rollout throttle: at most maxUnavailable (else rollout.maxNodesInFlight) nodes of this job
+    // run at once (0: no limit). A node-run without a slot parks; the one that frees a slot wakes it.
+    const max = await rolloutLimit(deps, owner, data);
     if (max > 0 && !(await deps.slots.acquire(namespace, data.job, `${runId}|${node}`, max))) {
       return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
     }
@@ -175,22 +183,40 @@ export async function processNodeRun(
   const rpod = await observedReaperPod(deps, namespace, rpodName);
   const ours = rpod && belongsTo(rpod, { runId, attempt: data.attempt }) ? rpod : undefined;
   const phase = ours?.status?.phase;
-  if (ours && phase !== 'Succeeded' && phase !== 'Failed')
-    return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
+  const deadlineAt = attemptDeadline(owner, ours);
+  const overdue = ours !== undefined && deadlineAt !== undefined && Date.now() >= deadlineAt;
+  if (ours && phase !== 'Succeeded' && phase !== 'Failed' && !overdue) {
+    // Woken by the ReaperPod's changes; at the latest by its deadline, or the watchdog.
+    return park(deps, job, token, Math.min(Date.now() + WATCHDOG_MS, deadlineAt ?? Infinity), data);
+  }
+  const deadlineExceeded = overdue && phase !== 'Succeeded' && phase !== 'Failed';
+  if (deadlineExceeded) {
+    // Deleting the ReaperPod deletes its Pod, which stops the process.
+    log.info({ activeDeadlineSeconds: owner.spec.activeDeadlineSeconds }, 'attempt exceeded its deadline');
+    await deleteReaperPodOfRun(ctx, namespace, { name: rpodName, runId, attempt: data.attempt });
+  }
 
   const now = Date.now();
-  const exitCode = ours?.status?.exitCode;
+  const exitCode = deadlineExceeded ? undefined : ours?.status?.exitCode;
   if (phase === 'Succeeded') {
     await report(deps, data, finish(data, 'Succeeded', now, exitCode));
     ctx.metrics.nodeRuns.inc({ outcome: 'Succeeded' });
     await releaseSlot(deps, data);
     return result('Succeeded', exitCode);
   }
-  const message = ours ? ours.status?.message : 'the ReaperPod was deleted before it finished';
+  const message = deadlineExceeded
+    ? `DeadlineExceeded: the attempt ran longer than activeDeadlineSeconds (${owner.spec.activeDeadlineSeconds}s) and was stopped`
+    : ours
+      ? ours.status?.message
+      : 'the ReaperPod was deleted before it finished';
+  const failed = (): FinishNodeRun => ({
+    ...finish(data, 'Failed', now, exitCode, message),
+    ...(deadlineExceeded && { reason: 'DeadlineExceeded' as const }),
+  });
   const retryLimit = owner.spec.retryLimit;
   if (data.attempt - 1 < retryLimit) {
     const retryAt = now + retryDelayMs(data.attempt, ctx.config.retry, Math.random());
-    await report(deps, data, { ...finish(data, 'Failed', now, exitCode, message), retryAt });
+    await report(deps, data, { ...failed(), retryAt });
     ctx.metrics.nodeRunRetries.inc();
     return park(deps, job, token, retryAt, data, {
       ...data,
@@ -199,7 +225,7 @@ export async function processNodeRun(
       notBefore: retryAt,
     });
   }
-  await report(deps, data, finish(data, 'Failed', now, exitCode, message));
+  await report(deps, data, failed());
   ctx.metrics.nodeRuns.inc({ outcome: 'Failed' });
   await releaseSlot(deps, data);
   return result('Failed', exitCode);
@@ -222,6 +248,37 @@ function finish(
     ...(exitCode === undefined ? {} : { exitCode }),
     ...(message ? { message } : {}),
   };
+}
+
+/**
+ * When this attempt must have ended (epoch ms): its ReaperPod's creation plus
+ * spec.activeDeadlineSeconds. Read from the ReaperPod, so a repeated step or a restarted scheduler
+ * keeps the same deadline.
+ */
+function attemptDeadline(owner: Persisted<ReaperDaemonJob>, rpod: ReaperPod | undefined): number | undefined {
+  const seconds = owner.spec.activeDeadlineSeconds;
+  const created = rpod?.metadata.creationTimestamp;
+  if (seconds === undefined || created === undefined) return undefined;
+  const ms = Date.parse(created);
+  return Number.isNaN(ms) ? undefined : ms + seconds * 1000;
+}
+
+/**
+ * How many nodes of this job may run at once: spec.maxUnavailable (a percentage of the targets the
+ * job's engine counted, from its progress index), else rollout.maxNodesInFlight; 0 = no limit.
+ */
+async function rolloutLimit(
+  deps: NodeRunDeps,
+  owner: Persisted<ReaperDaemonJob>,
+  data: NodeRunData,
+): Promise<number> {
+  const fallback = deps.ctx.config.rollout.maxNodesInFlight;
+  const maxUnavailable = owner.spec.maxUnavailable;
+  if (maxUnavailable === undefined || typeof maxUnavailable === 'number') {
+    return maxNodesInFlight(maxUnavailable, 0, fallback);
+  }
+  const progress = await deps.store.progressOf(data.namespace, data.job, data.node, PROGRESS_META_FIELD);
+  return maxNodesInFlight(maxUnavailable, decodeProgressMeta(progress.meta)?.targets ?? 0, fallback);
 }
 
 /**

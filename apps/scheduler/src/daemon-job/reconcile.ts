@@ -10,14 +10,18 @@ import {
   isActive,
   isPersisted,
   kubeEventsFor,
+  maxNodesInFlight,
   nodeOf,
   parseInboxCommand,
   parseReaperDaemonJob,
   planTriggers,
   progressIndexChanges,
+  RETRY_FAILED_ANNOTATION,
   type ReaperDaemonJob,
   reaperPodNameFor,
+  runSpecHash,
   TRIGGER_ANNOTATION,
+  targetCount,
   targetNodes,
   toObserveSpec,
   toStatus,
@@ -138,6 +142,8 @@ export async function reconcileDaemonJob(
         retryLimit: spec.retryLimit,
         concurrencyPolicy: spec.concurrencyPolicy,
         triggerOn: spec.triggerOn,
+        suspend: spec.suspend,
+        runSpecHash: runSpecHash(spec),
         ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
         ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
       },
@@ -166,7 +172,12 @@ export async function reconcileDaemonJob(
   // 3. Trigger what is due.
   const newFlows: PendingFlow[] = [];
   const triggerValue = job.metadata.annotations?.[TRIGGER_ANNOTATION];
-  for (const plan of planTriggers(domain, triggerValue === undefined ? {} : { triggerValue })) {
+  const retryValue = job.metadata.annotations?.[RETRY_FAILED_ANNOTATION];
+  const observation = {
+    ...(triggerValue !== undefined && { triggerValue }),
+    ...(retryValue !== undefined && { retryValue }),
+  };
+  for (const plan of planTriggers(domain, observation)) {
     const runId = newRunId(now);
     const decision = apply(toTriggerRun(plan, runId, at));
     const queued = decision.events.flatMap((e) => (e.type === 'NodeRunQueued' ? [e.node] : []));
@@ -221,7 +232,15 @@ export async function reconcileDaemonJob(
   for (const ref of pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
   for (const pod of intents.leftNodePods ?? []) await deleteNodeReaperPod(ctx, namespace, pod, uid);
   await wakeHeldDependents(deps, namespace, graph.dependentsOf(name), events);
-  await releaseOrphanedSlots(deps, namespace, name, domain);
+  if (events.some((e) => e.type === 'DaemonJobResumed'))
+    await wakeWaitingNodeRuns(deps, namespace, name, domain);
+  await releaseOrphanedSlots(
+    deps,
+    namespace,
+    name,
+    domain,
+    maxNodesInFlight(spec.maxUnavailable, targetCount(domain), ctx.config.rollout.maxNodesInFlight),
+  );
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
   for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
 
@@ -299,16 +318,33 @@ async function wakeHeldDependents(
 }
 
 /**
+ * The job was resumed: wake every node-run that has not started its attempt (parked while
+ * suspended, or in a backoff, which re-parks until its time). Started ones are not touched.
+ */
+async function wakeWaitingNodeRuns(
+  deps: DaemonJobEngineDeps,
+  namespace: string,
+  name: string,
+  domain: DaemonJobState,
+): Promise<void> {
+  for (const [node, state] of Object.entries(domain.nodes)) {
+    if (state.runId === undefined || (state.phase !== 'Queued' && state.phase !== 'RetryWaiting')) continue;
+    await deps.flows.wake(namespace, name, state.runId, node);
+  }
+}
+
+/**
  * Rollout slots are re-derived from the job's state: a slot held for a node whose run no longer
  * owns it, or has finished there, belongs to a node-run that is gone (crashed, failed for good,
  * superseded before it could release): free it. Then wake the waiters a free slot is there for.
- * At most maxNodesInFlight holders, so this costs a few small Redis reads per reconcile.
+ * At most `max` holders (maxUnavailable, or rollout.maxNodesInFlight), so this costs a few small Redis reads per reconcile.
  */
 async function releaseOrphanedSlots(
   deps: DaemonJobEngineDeps,
   namespace: string,
   name: string,
   domain: DaemonJobState,
+  max: number,
 ): Promise<void> {
   for (const member of await deps.slots.holders(namespace, name)) {
     const [runId, node] = member.split('|');
@@ -318,7 +354,6 @@ async function releaseOrphanedSlots(
   }
   // A slot freed by a node-run that died before it woke the next waiter: wake the waiters that
   // would get a slot now (they acquire it themselves; an extra wake only re-parks one).
-  const max = deps.ctx.config.rollout.maxNodesInFlight;
   if (max <= 0) return;
   for (const member of await deps.slots.wakeable(namespace, name, max)) {
     const [runId, node] = member.split('|');

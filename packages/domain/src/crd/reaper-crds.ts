@@ -134,6 +134,7 @@ export function reaperDaemonJobCrd(): CustomResourceDefinition {
       PHASE_COLUMN,
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyNodes' },
       { name: 'Total', type: 'integer', jsonPath: '.status.totalNodes' },
+      { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend' },
       AGE_COLUMN,
     ],
   });

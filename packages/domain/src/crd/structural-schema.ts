@@ -19,6 +19,7 @@ const KEY_ORDER = [
   'minItems',
   'maxItems',
   'maxProperties',
+  'x-kubernetes-int-or-string',
   'x-kubernetes-list-type',
   'x-kubernetes-list-map-keys',
   'x-kubernetes-validations',
@@ -49,8 +50,27 @@ function isRecord(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * An int-or-string field (zod: a union of an integer and a string, marked
+ * `x-kubernetes-int-or-string`) has no type in a structural schema: the marker stands for it, and
+ * the union's branch constraints become the CEL rule the field carries.
+ */
+function intOrString(node: Json, path: string): JSONSchemaProps {
+  const { anyOf: _branches, ...rest } = node;
+  if (!Array.isArray(node['x-kubernetes-validations'])) {
+    throw new StructuralSchemaError(path, 'an int-or-string field needs a CEL rule for its branches');
+  }
+  if (typeof rest.description !== 'string' || rest.description === '') {
+    throw new StructuralSchemaError(path, 'every schema node needs a description');
+  }
+  const ordered: Json = {};
+  for (const key of KEY_ORDER) if (rest[key] !== undefined) ordered[key] = rest[key];
+  return ordered as JSONSchemaProps;
+}
+
 function normalize(node: unknown, path: string): JSONSchemaProps {
   if (!isRecord(node)) throw new StructuralSchemaError(path, 'schema node is not an object');
+  if (node['x-kubernetes-int-or-string'] === true) return intOrString(node, path);
   const out: Json = {};
   for (const [key, value] of Object.entries(node)) {
     if (!ALLOWED_KEYS.has(key)) {

@@ -6,7 +6,13 @@ import type { ConcurrencyPolicyView, DaemonJobSpecView, TriggerOnView } from './
  * matches the selector: the decider forgets nodes that leave the targets (its state stays bounded
  * by the current target set), so it cannot tell these apart.
  */
-export type TriggerReason = 'Created' | 'SpecChanged' | 'NodeJoined' | 'NodeRebooted' | 'Manual';
+export type TriggerReason =
+  | 'Created'
+  | 'SpecChanged'
+  | 'NodeJoined'
+  | 'NodeRebooted'
+  | 'Manual'
+  | 'RetryFailed';
 
 /** The reconcile read the DaemonJob object; `generation` is `metadata.generation`. */
 export type ObserveSpec = Readonly<{
@@ -16,6 +22,8 @@ export type ObserveSpec = Readonly<{
   retryLimit: number;
   concurrencyPolicy: ConcurrencyPolicyView;
   triggerOn: TriggerOnView;
+  suspend: boolean;
+  runSpecHash: string;
   at: string;
 }>;
 
@@ -42,6 +50,8 @@ export type TriggerRun = Readonly<{
   generation: number;
   /** Value of the trigger annotation when the run was planned; recorded as lastTriggerValue. */
   triggerValue?: string;
+  /** Value of the retry-failed annotation when the run was planned; recorded as lastRetryValue. */
+  retryValue?: string;
   at: string;
 }>;
 
@@ -64,6 +74,8 @@ export type FinishNodeRun = Readonly<{
   outcome: 'Succeeded' | 'Failed';
   exitCode?: number;
   message?: string;
+  /** Why a failed attempt ended when it is not the command's exit: `DeadlineExceeded`. */
+  reason?: NodeFailureReason;
   /** Epoch ms before which a retry must not start: `at + retryDelayMs(retryCount + 1, ...)`. */
   retryAt?: number;
   at: string;
@@ -84,6 +96,9 @@ export type HoldNodeRun = Readonly<{
 
 export type NodeHoldReason = 'DependencyWaiting' | 'DependencyFailed';
 
+/** A failed attempt stopped by the engine: it ran longer than spec.activeDeadlineSeconds. */
+export type NodeFailureReason = 'DeadlineExceeded';
+
 /** Everything the scheduler may ask of one DaemonJob. */
 export type DaemonJobCommand =
   | ObserveSpec
@@ -96,6 +111,16 @@ export type DaemonJobCommand =
 
 /** The ObserveSpec command for a (defaulted) spec view. */
 export function toObserveSpec(spec: DaemonJobSpecView, at: string): ObserveSpec {
-  const { generation, after, retryLimit, concurrencyPolicy, triggerOn } = spec;
-  return { type: 'ObserveSpec', generation, after, retryLimit, concurrencyPolicy, triggerOn, at };
+  const { generation, after, retryLimit, concurrencyPolicy, triggerOn, suspend, runSpecHash } = spec;
+  return {
+    type: 'ObserveSpec',
+    generation,
+    after,
+    retryLimit,
+    concurrencyPolicy,
+    triggerOn,
+    suspend,
+    runSpecHash,
+    at,
+  };
 }

@@ -171,6 +171,8 @@ describe('idempotency', () => {
         retryLimit: 0,
         concurrencyPolicy: 'Skip',
         triggerOn: 'NodeReady',
+        suspend: false,
+        runSpecHash: 'spec-1',
         at: at(0),
       },
       { type: 'ObserveTargets', nodes: [{ name: 'n1', bootId: 'boot-n1' }], at: at(1) },

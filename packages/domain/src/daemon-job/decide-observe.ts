@@ -2,6 +2,7 @@ import type { ObserveDependencies, ObserveSpec, ObserveTargets } from './command
 import { accepted, type Decision, stale } from './decision';
 import { blockMessage, blockReasonName, sameBlock } from './dependency-block';
 import type { DaemonJobEvent } from './events';
+import { generationPending } from './phase';
 import { type DaemonJobState, isActive } from './state';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -9,7 +10,10 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * SpecObserved when any field the decider uses changed. An older generation (a stale cache read)
  * is ignored. Observing a new generation does not advance observedGeneration: that waits for the
- * TriggerRun that starts the generation's runs.
+ * TriggerRun that starts the generation's runs; except a generation whose runSpecHash equals the
+ * started one's (only suspend, maxUnavailable or activeDeadlineSeconds changed), which is adopted
+ * (GenerationAdopted): it starts no run. A change of `suspend` is also DaemonJobSuspended /
+ * DaemonJobResumed (the scheduler wakes the waiting node-runs on resume).
  */
 export function decideObserveSpec(command: ObserveSpec, state: DaemonJobState): Decision {
   const spec = state.spec;
@@ -23,9 +27,12 @@ export function decideObserveSpec(command: ObserveSpec, state: DaemonJobState): 
     spec.retryLimit === command.retryLimit &&
     spec.concurrencyPolicy === command.concurrencyPolicy &&
     spec.triggerOn === command.triggerOn &&
+    spec.suspend === command.suspend &&
+    spec.runSpecHash === command.runSpecHash &&
     spec.after.join('\n') === after.join('\n');
   if (unchanged) return accepted([]);
-  return accepted([
+  const at = command.at;
+  const events: DaemonJobEvent[] = [
     {
       type: 'SpecObserved',
       generation: command.generation,
@@ -33,9 +40,22 @@ export function decideObserveSpec(command: ObserveSpec, state: DaemonJobState): 
       retryLimit: command.retryLimit,
       concurrencyPolicy: command.concurrencyPolicy,
       triggerOn: command.triggerOn,
-      at: command.at,
+      suspend: command.suspend,
+      runSpecHash: command.runSpecHash,
+      at,
     },
-  ]);
+  ];
+  const adopts =
+    spec !== undefined &&
+    command.generation > spec.generation &&
+    !generationPending(state) &&
+    spec.runSpecHash !== undefined &&
+    spec.runSpecHash === command.runSpecHash;
+  if (adopts) events.push({ type: 'GenerationAdopted', generation: command.generation, at });
+  const wasSuspended = spec?.suspend === true;
+  if (command.suspend && !wasSuspended) events.push({ type: 'DaemonJobSuspended', at });
+  if (!command.suspend && wasSuspended) events.push({ type: 'DaemonJobResumed', at });
+  return accepted(events);
 }
 
 /**

@@ -23,6 +23,8 @@ describe('ObserveSpec', () => {
         retryLimit: 2,
         concurrencyPolicy: 'Skip',
         triggerOn: 'NodeReady',
+        suspend: false,
+        runSpecHash: 'spec-1',
         at: at(0),
       },
     ]);
@@ -37,6 +39,8 @@ describe('ObserveSpec', () => {
       retryLimit: 1,
       concurrencyPolicy: 'Replace',
       triggerOn: 'Manual',
+      suspend: false,
+      runSpecHash: 'abc',
     } as const;
     expect(when([], toObserveSpec(spec, at(0))).events).toEqual([
       {
@@ -46,6 +50,8 @@ describe('ObserveSpec', () => {
         retryLimit: 1,
         concurrencyPolicy: 'Replace',
         triggerOn: 'Manual',
+        suspend: false,
+        runSpecHash: 'abc',
         at: at(0),
       },
     ]);

@@ -29,6 +29,9 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
   if (command.generation > spec.generation) {
     return rejected('GenerationNotObserved', `generation ${command.generation} not observed yet`);
   }
+  if (spec.suspend === true) {
+    return rejected('Suspended', 'spec.suspend is true: no run starts until it is false');
+  }
   const startsGeneration =
     state.observedGeneration === undefined || command.generation > state.observedGeneration;
   const block = state.block;
@@ -42,6 +45,7 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
   ) {
     return duplicate;
   }
+  if (command.reason === 'RetryFailed' && command.retryValue === state.lastRetryValue) return duplicate;
 
   const targets = Object.keys(state.nodes).sort(byName);
   const nodes = command.nodes
@@ -54,7 +58,8 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
     );
   }
   const recordsTriggerValue =
-    command.triggerValue !== undefined && command.triggerValue !== state.lastTriggerValue;
+    (command.triggerValue !== undefined && command.triggerValue !== state.lastTriggerValue) ||
+    (command.retryValue !== undefined && command.retryValue !== state.lastRetryValue);
   if (nodes.length === 0 && !startsGeneration && !recordsTriggerValue) return accepted([]);
 
   const at = command.at;
@@ -67,6 +72,7 @@ export function decideTriggerRun(command: TriggerRun, state: DaemonJobState): De
       generation: command.generation,
       nodes,
       ...(command.triggerValue !== undefined && { triggerValue: command.triggerValue }),
+      ...(command.retryValue !== undefined && { retryValue: command.retryValue }),
       at,
     },
   ];
@@ -174,6 +180,7 @@ export function decideFinishNodeRun(command: FinishNodeRun, state: DaemonJobStat
     attempt,
     ...exitCode,
     ...(command.message !== undefined && { message: command.message }),
+    ...(command.reason !== undefined && { reason: command.reason }),
     at,
   };
   const retryLimit = state.spec?.retryLimit ?? 0;

@@ -11,7 +11,11 @@ const pad = (n: number): string => String(n).padStart(2, '0');
 /** ISO time `n` (< 3600) seconds after a fixed origin. */
 export const at = (n: number): string => `2025-01-01T00:${pad(Math.floor(n / 60))}:${pad(n % 60)}.000Z`;
 
-/** ObserveSpec with defaults (generation 1, no deps, retryLimit 0, Skip, NodeReady). */
+/**
+ * ObserveSpec with defaults (generation 1, no deps, retryLimit 0, Skip, NodeReady, not suspended).
+ * The run fingerprint defaults to one per generation: a new generation is a spec change unless a
+ * test passes the same `runSpecHash` (only operational fields changed).
+ */
 export const observeSpec = (overrides: Partial<Omit<ObserveSpec, 'type'>> = {}): ObserveSpec => ({
   type: 'ObserveSpec',
   generation: 1,
@@ -19,6 +23,8 @@ export const observeSpec = (overrides: Partial<Omit<ObserveSpec, 'type'>> = {}):
   retryLimit: 0,
   concurrencyPolicy: 'Skip',
   triggerOn: 'NodeReady',
+  suspend: false,
+  runSpecHash: `spec-${overrides.generation ?? 1}`,
   at: at(0),
   ...overrides,
 });

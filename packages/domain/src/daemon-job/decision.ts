@@ -10,7 +10,8 @@ export type RejectReason =
   | 'DependenciesBlocked'
   | 'PartialGenerationStart'
   | 'AttemptNotDue'
-  | 'AttemptNotStarted';
+  | 'AttemptNotStarted'
+  | 'Suspended';
 
 /**
  * What became of a command besides its events.

@@ -1,5 +1,5 @@
 import type { DependencyBlock } from '../dag/after-graph';
-import type { NodeHoldReason, TriggerReason } from './commands';
+import type { NodeFailureReason, NodeHoldReason, TriggerReason } from './commands';
 import type { ConcurrencyPolicyView, TriggerOnView } from './views';
 
 /** Reason of a DependencyBlocked event and of the Blocked condition. */
@@ -22,8 +22,17 @@ export type DaemonJobEvent =
       retryLimit: number;
       concurrencyPolicy: ConcurrencyPolicyView;
       triggerOn: TriggerOnView;
+      suspend: boolean;
+      runSpecHash: string;
       at: string;
     }>
+  /**
+   * The new generation changed only fields that do not define a run (suspend, maxUnavailable,
+   * activeDeadlineSeconds): it is taken as started, with the runs of the generation before.
+   */
+  | Readonly<{ type: 'GenerationAdopted'; generation: number; at: string }>
+  | Readonly<{ type: 'DaemonJobSuspended'; at: string }>
+  | Readonly<{ type: 'DaemonJobResumed'; at: string }>
   | Readonly<{ type: 'NodeJoinedTargets'; node: string; bootId?: string; at: string }>
   | Readonly<{ type: 'NodeLeftTargets'; node: string; at: string }>
   | Readonly<{ type: 'NodeRebooted'; node: string; bootId: string; previousBootId: string; at: string }>
@@ -42,6 +51,7 @@ export type DaemonJobEvent =
       generation: number;
       nodes: readonly string[];
       triggerValue?: string;
+      retryValue?: string;
       at: string;
     }>
   | Readonly<{ type: 'GenerationStarted'; generation: number; at: string }>
@@ -87,6 +97,7 @@ export type DaemonJobEvent =
       attempt: number;
       exitCode?: number;
       message?: string;
+      reason?: NodeFailureReason;
       at: string;
     }>
   | Readonly<{

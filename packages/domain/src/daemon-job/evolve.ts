@@ -75,9 +75,29 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
   const at = event.at;
   switch (event.type) {
     case 'SpecObserved': {
-      const { generation, after, retryLimit, concurrencyPolicy, triggerOn } = event;
-      return { ...state, spec: { generation, after, retryLimit, concurrencyPolicy, triggerOn } };
+      const { generation, after, retryLimit, concurrencyPolicy, triggerOn, runSpecHash } = event;
+      // `=== true` and the optional hash: events logged before these fields existed.
+      const suspend = event.suspend === true;
+      return {
+        ...state,
+        spec: {
+          generation,
+          after,
+          retryLimit,
+          concurrencyPolicy,
+          triggerOn,
+          suspend,
+          ...(runSpecHash !== undefined && { runSpecHash }),
+        },
+      };
     }
+    case 'GenerationAdopted':
+      // Not GenerationStarted: the runs of the generation before carry on as they are.
+      return { ...state, observedGeneration: event.generation };
+    case 'DaemonJobSuspended':
+    case 'DaemonJobResumed':
+      // Informational: SpecObserved before them holds spec.suspend.
+      return state;
     case 'NodeJoinedTargets':
       return putNode(
         state,
@@ -111,6 +131,7 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
         lastRun: { runId: event.runId, reason: event.reason, generation: event.generation, at },
         recentRunIds: [...state.recentRunIds, event.runId].slice(-RECENT_RUN_IDS),
         ...(event.triggerValue !== undefined && { lastTriggerValue: event.triggerValue }),
+        ...(event.retryValue !== undefined && { lastRetryValue: event.retryValue }),
       };
     case 'GenerationStarted':
       return { ...state, observedGeneration: event.generation, generationRunStarted: false };

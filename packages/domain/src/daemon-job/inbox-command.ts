@@ -22,6 +22,7 @@ const finishNodeRunSchema = z.object({
   outcome: z.enum(['Succeeded', 'Failed']),
   exitCode: z.int().optional(),
   message: z.string().optional(),
+  reason: z.enum(['DeadlineExceeded']).optional(),
   retryAt: z.number().optional(),
   at,
 });

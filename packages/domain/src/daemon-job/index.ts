@@ -22,6 +22,7 @@ export {
   type DaemonJobCommand,
   type FinishNodeRun,
   type HoldNodeRun,
+  type NodeFailureReason,
   type NodeHoldReason,
   type ObserveDependencies,
   type ObserveSpec,
@@ -62,6 +63,8 @@ export {
 } from './node-gate';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
+export { maxNodesInFlight } from './rollout-limit';
+export { OPERATIONAL_SPEC_FIELDS, runSpecHash } from './run-spec';
 export {
   type DaemonJobState,
   initialState,

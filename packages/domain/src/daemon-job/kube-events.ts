@@ -58,7 +58,7 @@ const single = (event: DaemonJobEvent): KubeEventView | undefined => {
       const why = event.message !== undefined ? `: ${event.message}` : '';
       return {
         type: 'Warning',
-        reason: 'NodeRunFailed',
+        reason: event.reason ?? 'NodeRunFailed',
         message: `node ${event.node} attempt ${event.attempt} of run ${event.runId} failed${exit}${why}`,
       };
     }
@@ -108,6 +108,11 @@ const single = (event: DaemonJobEvent): KubeEventView | undefined => {
             message: `node ${event.node}: ${event.message}`,
           }
         : undefined;
+    case 'DaemonJobSuspended':
+      return { type: 'Normal', reason: 'Suspended', message: 'suspended: no new node run starts' };
+    case 'DaemonJobResumed':
+      return { type: 'Normal', reason: 'Resumed', message: 'resumed: waiting node runs start' };
+    case 'GenerationAdopted':
     case 'NodeRunSkipped':
     case 'NodeRunReplaced':
     case 'NodeRunCancelled':

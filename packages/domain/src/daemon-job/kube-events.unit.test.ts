@@ -12,6 +12,8 @@ describe('kubeEventsFor', () => {
         retryLimit: 0,
         concurrencyPolicy: 'Skip',
         triggerOn: 'NodeReady',
+        suspend: false,
+        runSpecHash: 'spec-1',
         at: at(0),
       },
       { type: 'ObserveTargets', nodes: [{ name: 'n1' }, { name: 'n2' }], at: at(1) },

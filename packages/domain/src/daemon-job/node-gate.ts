@@ -1,7 +1,7 @@
 // The per-node `after` rule: a job's run on a node starts only once every dependency that targets
 // that node has succeeded there in its newest run. Decided from the dependencies' engine state (their
 // progress index, saved with each snapshot), never from a status that may lag behind it.
-import type { DaemonJobState, NodeRunPhase, NodeState } from './state';
+import { type DaemonJobState, type NodeRunPhase, type NodeState, targetCount } from './state';
 import { type NodeView, type TargetingSpec, targetNodes } from './targets';
 import type { TriggerOnView } from './views';
 
@@ -9,7 +9,12 @@ import type { TriggerOnView } from './views';
 export type NodeProgress = Readonly<{ phase: NodeRunPhase; needsRun: boolean; bootId?: string }>;
 
 /** What a dependency's engine has acted on so far (its snapshot's view, not its status). */
-export type ProgressMeta = Readonly<{ observedGeneration?: number; lastTriggerValue?: string }>;
+export type ProgressMeta = Readonly<{
+  observedGeneration?: number;
+  lastTriggerValue?: string;
+  /** Number of targeted nodes (the job's own node-runs resolve a percentage maxUnavailable). */
+  targets?: number;
+}>;
 
 /** What the gate knows of one dependency when it decides for one node. */
 export type DependencyOnNode = Readonly<{
@@ -130,6 +135,7 @@ export function encodeProgressMeta(state: DaemonJobState): string {
   const meta: ProgressMeta = {
     ...(state.observedGeneration !== undefined && { observedGeneration: state.observedGeneration }),
     ...(state.lastTriggerValue !== undefined && { lastTriggerValue: state.lastTriggerValue }),
+    targets: targetCount(state),
   };
   return JSON.stringify(meta);
 }
@@ -137,10 +143,15 @@ export function encodeProgressMeta(state: DaemonJobState): string {
 export function decodeProgressMeta(text: string | undefined): ProgressMeta | undefined {
   if (text === undefined) return undefined;
   try {
-    const raw = JSON.parse(text) as { observedGeneration?: unknown; lastTriggerValue?: unknown };
+    const raw = JSON.parse(text) as {
+      observedGeneration?: unknown;
+      lastTriggerValue?: unknown;
+      targets?: unknown;
+    };
     return {
       ...(typeof raw.observedGeneration === 'number' && { observedGeneration: raw.observedGeneration }),
       ...(typeof raw.lastTriggerValue === 'string' && { lastTriggerValue: raw.lastTriggerValue }),
+      ...(typeof raw.targets === 'number' && { targets: raw.targets }),
     };
   } catch {
     return undefined;

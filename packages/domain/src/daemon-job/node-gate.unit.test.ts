@@ -132,7 +132,7 @@ describe('progress index', () => {
     expect(Object.keys(changes.set).sort()).toEqual([PROGRESS_META_FIELD, 'n1']);
     expect(changes.del).toEqual(['n2']);
     expect(progressIndexChanges(initialState, before).set[PROGRESS_META_FIELD]).toBe(
-      '{"observedGeneration":1}',
+      '{"observedGeneration":1,"targets":2}',
     );
   });
 });

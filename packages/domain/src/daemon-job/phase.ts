@@ -52,5 +52,6 @@ export function conditionStatuses(state: DaemonJobState): Record<DaemonJobCondit
     Progressing: bool(phase === 'Running' || activeCount(state) > 0),
     Complete: bool(phase === 'Completed'),
     Failed: bool(phase === 'PartiallyFailed'),
+    Suspended: bool(state.spec?.suspend === true),
   };
 }

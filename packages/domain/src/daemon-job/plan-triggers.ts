@@ -10,6 +10,8 @@ export type PlannedTrigger = Readonly<Omit<TriggerRun, 'type' | 'runId' | 'at'>>
 export type TriggerObservation = Readonly<{
   /** Current value of the DaemonJob's trigger annotation, if set. */
   triggerValue?: string;
+  /** Current value of the DaemonJob's retry-failed annotation, if set. */
+  retryValue?: string;
 }>;
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -27,15 +29,23 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  *   triggerOn says (the annotation is how a user forces a re-run).
  * - triggerOn NodeReady: one run per reason on the nodes that joined (new, Ready again, newly
  *   matching) or rebooted since their last run. A node joining a finished job runs alone.
+ * - Retry-failed annotation differs from lastRetryValue: one `RetryFailed` run on the nodes that
+ *   exhausted their retries in their current run (none: the value is only recorded).
  * - triggerOn Manual: node facts alone start nothing.
- * Every trigger carries the current annotation value, so a run never re-fires for a value it saw.
+ * - spec.suspend: nothing; what is due stays due (a new generation, annotation values, joined and
+ *   rebooted nodes) and is planned on resume.
+ * Every trigger carries the current annotation values, so a run never re-fires for a value it saw.
  */
 export function planTriggers(state: DaemonJobState, observation: TriggerObservation = {}): PlannedTrigger[] {
   const spec = state.spec;
-  if (!spec || blocksEveryRun(state.block)) return [];
+  if (!spec || spec.suspend === true || blocksEveryRun(state.block)) return [];
   const generation = spec.generation;
   const value = observation.triggerValue;
-  const triggerValue = value !== undefined ? { triggerValue: value } : {};
+  const retry = observation.retryValue;
+  const triggerValue = {
+    ...(value !== undefined && { triggerValue: value }),
+    ...(retry !== undefined && { retryValue: retry }),
+  };
 
   if (generationPending(state)) {
     if (state.block.kind !== 'none') return [];
@@ -48,7 +58,14 @@ export function planTriggers(state: DaemonJobState, observation: TriggerObservat
     ];
   }
   if (value !== undefined && value !== state.lastTriggerValue) {
-    return [{ reason: 'Manual', generation, triggerValue: value }];
+    return [{ reason: 'Manual', generation, ...triggerValue }];
+  }
+  if (retry !== undefined && retry !== state.lastRetryValue) {
+    const failed = Object.entries(state.nodes)
+      .filter(([, node]) => node.phase === 'Failed')
+      .map(([name]) => name)
+      .sort(byName);
+    return [{ reason: 'RetryFailed', nodes: failed, generation, ...triggerValue }];
   }
   if (spec.triggerOn !== 'NodeReady' || state.counts.needsRun === 0) return [];
 

@@ -43,6 +43,9 @@ export type SpecState = Readonly<{
   retryLimit: number;
   concurrencyPolicy: ConcurrencyPolicyView;
   triggerOn: TriggerOnView;
+  suspend: boolean;
+  /** Absent in a state saved before fingerprints existed: the next new generation then runs. */
+  runSpecHash?: string;
 }>;
 
 /** Node counts per phase, plus how many nodes have `needsRun`, kept in step with `nodes`. */
@@ -64,6 +67,7 @@ export type DaemonJobState = Readonly<{
   generationRunStarted: boolean;
   block: DependencyBlock;
   lastTriggerValue?: string;
+  lastRetryValue?: string;
   lastRun?: Readonly<{ runId: string; reason: TriggerReason; generation: number; at: string }>;
   /** The last RECENT_RUN_IDS run ids, to recognise a re-delivered TriggerRun. */
   recentRunIds: readonly string[];

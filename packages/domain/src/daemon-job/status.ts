@@ -156,6 +156,15 @@ const conditionDetail = (
         };
       }
       return { reason: 'NoNodeExhausted', message: 'no node has exhausted its retries' };
+    case 'Suspended':
+      if (state.spec?.suspend === true) {
+        const running = state.counts.Running;
+        return {
+          reason: 'Suspended',
+          message: `spec.suspend is true: no new node run starts (${running} running attempts finish)`,
+        };
+      }
+      return { reason: 'NotSuspended', message: 'spec.suspend is false' };
     default: {
       const unknown: never = type;
       return unknown;
@@ -163,7 +172,13 @@ const conditionDetail = (
   }
 };
 
-const CONDITION_ORDER: readonly DaemonJobConditionType[] = ['Blocked', 'Progressing', 'Complete', 'Failed'];
+const CONDITION_ORDER: readonly DaemonJobConditionType[] = [
+  'Blocked',
+  'Progressing',
+  'Complete',
+  'Failed',
+  'Suspended',
+];
 
 /**
  * The CRD status of a DaemonJob: `toStatus(fold(events))`. Phase and counts are exact; the node
@@ -171,7 +186,10 @@ const CONDITION_ORDER: readonly DaemonJobConditionType[] = ['Blocked', 'Progress
  */
 export function toStatus(state: DaemonJobState, options: StatusOptions = {}): DaemonJobStatusView {
   const phase = derivePhase(state);
-  const message = statusMessage(state, phase);
+  const progress = statusMessage(state, phase);
+  // The phase stays what it is while suspended (a Running job with attempts still finishing is
+  // Running); the Suspended condition and this prefix say that nothing new starts.
+  const message = state.spec?.suspend === true ? `suspended: ${progress}` : progress;
   const conditions: ConditionView[] = [];
   for (const type of CONDITION_ORDER) {
     const tracked = state.conditions[type];
@@ -193,6 +211,7 @@ export function toStatus(state: DaemonJobState, options: StatusOptions = {}): Da
     nodeStatuses: boundedNodeStatuses(state, options.maxNodeStatuses ?? DEFAULT_MAX_NODE_STATUSES),
     message,
     ...(state.lastTriggerValue !== undefined && { lastTriggerValue: state.lastTriggerValue }),
+    ...(state.lastRetryValue !== undefined && { lastRetryValue: state.lastRetryValue }),
     conditions,
   };
 }

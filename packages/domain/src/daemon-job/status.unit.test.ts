@@ -102,6 +102,7 @@ describe('toStatus', () => {
       { type: 'Progressing', status: 'False', reason: 'RunsFinished', lastTransitionTime: at(4) },
       { type: 'Complete', status: 'True', reason: 'AllNodesSucceeded', lastTransitionTime: at(4) },
       { type: 'Failed', status: 'False', reason: 'NoNodeExhausted', lastTransitionTime: at(0) },
+      { type: 'Suspended', status: 'False', reason: 'NotSuspended', lastTransitionTime: at(0) },
     ]);
   });
 

@@ -20,6 +20,13 @@ export type DaemonJobSpecView = TargetingSpec &
     retryLimit: number;
     concurrencyPolicy: ConcurrencyPolicyView;
     triggerOn: TriggerOnView;
+    /** `spec.suspend`: no new node run starts while true. */
+    suspend: boolean;
+    /**
+     * Fingerprint of the spec fields that define a run (runSpecHash): a new generation that leaves
+     * it unchanged (only suspend, maxUnavailable or activeDeadlineSeconds changed) starts no run.
+     */
+    runSpecHash: string;
   }>;
 
 /** Phase of one node in `status.nodeStatuses[]`. */
@@ -37,7 +44,7 @@ export type NodeStatusView = {
 };
 
 /** Condition types the DaemonJob status carries. */
-export type DaemonJobConditionType = 'Blocked' | 'Progressing' | 'Complete' | 'Failed';
+export type DaemonJobConditionType = 'Blocked' | 'Progressing' | 'Complete' | 'Failed' | 'Suspended';
 
 /** One entry of `status.conditions[]` (metav1.Condition). */
 export type ConditionView = {
@@ -62,5 +69,6 @@ export type DaemonJobStatusView = {
   nodeStatuses: NodeStatusView[];
   message?: string;
   lastTriggerValue?: string;
+  lastRetryValue?: string;
   conditions: ConditionView[];
 };

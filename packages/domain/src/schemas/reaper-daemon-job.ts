@@ -9,6 +9,9 @@ import { type ParseResult, parseWith } from './parse';
 import { reaperPodPhaseSchema } from './reaper-pod';
 import { workloadShape } from './workload';
 
+/** `maxUnavailable` as a percentage of the targeted nodes: 1% to 100%. */
+const MAX_UNAVAILABLE_PERCENT = /^(100|[1-9][0-9]?)%$/;
+
 /** ReaperDaemonJob spec: run a command to completion once on every matching node. */
 export const reaperDaemonJobSpecSchema = z
   .object({
@@ -48,6 +51,34 @@ export const reaperDaemonJobSpecSchema = z
       .describe(
         'What a re-trigger does while a run is in progress: Skip ignores it, Replace stops the running attempt and starts a new one.',
       ),
+    suspend: z
+      .boolean()
+      .default(false)
+      .describe(
+        'While true no new node run starts: running attempts finish, node runs that have not created their ReaperPod wait, and joins, reboots and triggers are remembered and run on resume. Changing it does not start a new run.',
+      ),
+    activeDeadlineSeconds: z
+      .int()
+      .min(1)
+      .max(31_536_000)
+      .optional()
+      .describe(
+        "Longest time in seconds one attempt may run on a node (from its ReaperPod's creation). A longer attempt is stopped (its ReaperPod deleted) and counts as failed with reason DeadlineExceeded; retryLimit applies. Changing it does not start a new run.",
+      ),
+    maxUnavailable: z
+      .union([z.int().min(1), z.string().regex(MAX_UNAVAILABLE_PERCENT)])
+      .optional()
+      .meta({
+        description:
+          'At most this many nodes of this job run at once: an integer >= 1, or a percentage of the targeted nodes such as 25% (rounded up, at least 1). Overrides rollout.maxNodesInFlight of the scheduler configuration for this job. Changing it does not start a new run.',
+        'x-kubernetes-int-or-string': true,
+        'x-kubernetes-validations': [
+          {
+            rule: `type(self) == int ? self >= 1 : self.matches('${MAX_UNAVAILABLE_PERCENT.source}')`,
+            message: 'must be an integer >= 1 or a percentage from 1% to 100%',
+          },
+        ],
+      }),
   })
   .describe('Desired state of the ReaperDaemonJob: the command, the nodes it targets, ordering and retries.');
 
@@ -99,6 +130,12 @@ export const reaperDaemonJobStatusSchema = z
       .optional()
       .describe(
         'Value of the reaper.io/trigger annotation last acted on; a different value triggers a new run.',
+      ),
+    lastRetryValue: z
+      .string()
+      .optional()
+      .describe(
+        'Value of the reaper.io/retry-failed annotation last acted on; a different value re-runs the nodes that exhausted their retries.',
       ),
   })
   .describe('Observed state of the ReaperDaemonJob.');

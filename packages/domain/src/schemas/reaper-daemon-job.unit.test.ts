@@ -31,6 +31,7 @@ describe('ReaperDaemonJob schema', () => {
           triggerOn: 'NodeReady',
           retryLimit: 0,
           concurrencyPolicy: 'Skip',
+          suspend: false,
         },
       },
     });

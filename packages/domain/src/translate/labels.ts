@@ -26,6 +26,8 @@ export const RUN_ID_ANNOTATION = 'reaper.io/run-id';
 export const ATTEMPT_ANNOTATION = 'reaper.io/attempt';
 /** Changing this annotation on a ReaperDaemonJob asks for a new run. */
 export const TRIGGER_ANNOTATION = 'reaper.io/trigger';
+/** Changing this annotation on a ReaperDaemonJob re-runs the nodes that exhausted their retries. */
+export const RETRY_FAILED_ANNOTATION = 'reaper.io/retry-failed';
 
 const LABEL_VALUE_MAX = 63;
 const HASH_SUFFIX_LENGTH = 11; // '-' + 10 hash characters
