@@ -115,7 +115,7 @@ export function renderHistory(nodes: readonly NodeHistory[]): string {
           shortTime(a.startedAt || undefined),
           shortTime(a.endedAt),
           a.exitCode === undefined ? '-' : String(a.exitCode),
-          a.message && a.outcome === 'Failed' ? `${a.outcome}: ${a.message}` : a.outcome,
+          a.outcome === 'Failed' && (a.reason || a.message) ? `Failed: ${a.reason ?? a.message}` : a.outcome,
         ]);
       }
     }

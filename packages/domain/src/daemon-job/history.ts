@@ -24,6 +24,8 @@ export interface AttemptHistory {
   readonly endedAt?: string;
   readonly exitCode?: number;
   readonly outcome: AttemptOutcome;
+  /** Why a failed attempt was stopped by the engine (DeadlineExceeded), not by its own exit. */
+  readonly reason?: string;
   readonly message?: string;
 }
 
@@ -73,6 +75,9 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<DaemonJobEvent['type']>([
   'NodeRunExhausted',
   'DaemonJobCompleted',
   'DaemonJobPartiallyFailed',
+  'GenerationAdopted',
+  'DaemonJobSuspended',
+  'DaemonJobResumed',
 ]);
 
 /** Whether a value read back from a job's log looks like one of its events. */
@@ -191,7 +196,10 @@ export function foldHistory(log: readonly unknown[]): NodeHistory[] {
         attempt.outcome = succeeded ? 'Succeeded' : 'Failed';
         attempt.endedAt = event.at;
         if (event.exitCode !== undefined) attempt.exitCode = event.exitCode;
-        if (event.type === 'NodeRunFailed' && event.message !== undefined) attempt.message = event.message;
+        if (event.type === 'NodeRunFailed') {
+          if (event.reason !== undefined) attempt.reason = event.reason;
+          if (event.message !== undefined) attempt.message = event.message;
+        }
         break;
       }
       case 'NodeRunRetryScheduled':
@@ -209,6 +217,9 @@ export function foldHistory(log: readonly unknown[]): NodeHistory[] {
       case 'GenerationStarted':
       case 'DaemonJobCompleted':
       case 'DaemonJobPartiallyFailed':
+      case 'GenerationAdopted':
+      case 'DaemonJobSuspended':
+      case 'DaemonJobResumed':
         break;
       default: {
         const unhandled: never = event;
