@@ -317,9 +317,10 @@ describe('kubectl reaper', () => {
     expect(retry.stderr).toContain('pass --failed');
   });
 
-  it('retry --failed, suspend and resume write what the scheduler acts on', { timeout: 30_000 }, async () => {
-    // What the scheduler then does with them (spec.suspend, reaper.io/retry-failed) is the spec
-    // branch's; here: the plugin writes them and says so.
+  it('retry --failed re-runs only the failed nodes with fresh retries; suspend shows in the tree until resume', {
+    timeout: 90_000,
+  }, async () => {
+    const before = new Set(timeline.of('flaky').map((r) => r.uid));
     const retry = await reaper(['retry', 'rdjob/flaky', '--failed', ...ns()]);
     expect(retry.code).toBe(0);
     const value = /reaper\.io\/retry-failed=(\S+)\)/.exec(retry.stdout)?.[1];
@@ -329,10 +330,38 @@ describe('kubectl reaper', () => {
       { namespace: t.namespace },
     );
     expect(job?.metadata.annotations?.['reaper.io/retry-failed']).toBe(value);
-    const suspend = await reaper(['suspend', 'rdjob/flaky', ...ns()]);
-    expect([suspend.code, suspend.stdout]).toEqual([0, 'reaperdaemonjob.reaper.io/flaky suspended\n']);
-    const resume = await reaper(['resume', 'rdjob/flaky', ...ns()]);
-    expect([resume.code, resume.stdout]).toEqual([0, 'reaperdaemonjob.reaper.io/flaky resumed\n']);
+    // wait does not take the previous PartiallyFailed for the retry's result.
+    const waited = await reaper(['wait', 'rdjob/flaky', ...ns(), '--timeout', '60s'], 75_000);
+    expect([waited.code, waited.stdout]).toEqual([
+      1,
+      'reaperdaemonjob.reaper.io/flaky PartiallyFailed: 2/2 nodes failed\n',
+    ]);
+    const history = JSON.parse(
+      (await reaper(['history', 'rdjob/flaky', '-o', 'json', ...ns()])).stdout,
+    ) as HistoryJson;
+    for (const node of nodes) {
+      const fresh = timeline.of('flaky', node).filter((r) => !before.has(r.uid));
+      const retried =
+        history.nodes.find((n) => n.node === node)?.runs.filter((r) => r.reason === 'RetryFailed') ?? [];
+      expect(retried).toHaveLength(1);
+      // Fresh retry counts: the first attempt and its one retry again, each a ReaperPod seen.
+      expect(retried[0]?.attempts.map((a) => [a.attempt, a.exitCode])).toEqual([
+        [1, 3],
+        [2, 3],
+      ]);
+      expect(fresh.map((r) => `${r.runId}#${r.attempt}`).sort()).toEqual([
+        `${retried[0]?.runId}#1`,
+        `${retried[0]?.runId}#2`,
+      ]);
+    }
+    const suspend = await reaper(['suspend', 'rdjob/base', ...ns()]);
+    expect([suspend.code, suspend.stdout]).toEqual([0, 'reaperdaemonjob.reaper.io/base suspended\n']);
+    expect((await reaper(['tree', 'rdjob/base', ...ns()])).stdout).toMatch(
+      /base\s+Completed \(suspended\)\s+2\/2\s+0\s+suspended\n/,
+    );
+    const resume = await reaper(['resume', 'rdjob/base', ...ns()]);
+    expect([resume.code, resume.stdout]).toEqual([0, 'reaperdaemonjob.reaper.io/base resumed\n']);
+    expect((await reaper(['tree', 'rdjob/base', ...ns()])).stdout).toMatch(/base\s+Completed\s+2\/2\s+0\n/);
     const missing = await reaper(['suspend', 'rdjob/nope', ...ns()]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('"nope" not found');
