@@ -1,12 +1,14 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { KubeClient } from '@reaper-flow/k8s';
 import { isRedisConnectionError, QueueNames, RedisHealth } from '@reaper-flow/queue';
 import type { Config, Logger } from '@reaper-flow/runtime';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import { authorize, BASIC_CHALLENGE, type DashboardCredentials } from './auth';
+import { registerDaemonJobRoutes } from './daemon-job-routes';
 import { fixedQueueNames, scanOverlayNodes } from './queue-discovery';
 
 export interface DashboardOptions {
@@ -26,6 +28,8 @@ export interface DashboardOptions {
    * default: outage errors of the dashboard's queues are dropped, other Redis errors logged.
    */
   readonly redisHealth?: RedisHealth | undefined;
+  /** Reads the DaemonJobs the DAG page draws (the scheduler passes its own client). */
+  readonly kube?: KubeClient | undefined;
 }
 
 export interface Dashboard {
@@ -47,6 +51,8 @@ export class DashboardConfigError extends Error {
 
 /** Bull Board is served at the root: the fastify register prefix and setBasePath must agree. */
 const BASE_PATH = '/';
+/** Where kubectl reaper puts the dashboard's credentials when it comes through the API server. */
+export const PROXIED_AUTH_HEADER = 'x-reaper-dashboard-authorization';
 const DEFAULT_REFRESH_MS = 10_000;
 /** The first discovery may delay the start by at most this long (Redis may still be connecting). */
 const FIRST_DISCOVERY_WAIT_MS = 2_000;
@@ -103,7 +109,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const board = createBullBoard({
     queues: fixedQueueNames().map(adapterFor),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'reaper-flow', hideDocsLink: true } },
+    options: {
+      uiConfig: {
+        boardTitle: 'reaper-flow',
+        hideDocsLink: true,
+        miscLinks: [{ text: 'DaemonJob DAG', url: `${BASE_PATH}dag` }],
+      },
+    },
   });
 
   let discovering: Promise<void> | undefined;
@@ -144,6 +156,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.addHook('onRequest', async (request, reply) => {
     const decision = authorize(request.headers.authorization, credentials);
     if (decision.ok) return;
+    // Through the API server's Service proxy the Authorization header is the API server's (and is
+    // dropped before proxying): kubectl reaper sends the dashboard's credentials in this one.
+    const proxied = request.headers[PROXIED_AUTH_HEADER];
+    if (typeof proxied === 'string' && authorize(proxied, credentials).ok) return;
     if (decision.reason !== 'missing') {
       logger.info({ reason: decision.reason, ip: request.ip, url: request.url }, 'dashboard login refused');
     }
@@ -155,6 +171,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
   app.addHook('onError', async (request, _reply, err) => {
     logger.warn({ err, method: request.method, url: request.url }, 'dashboard request failed');
+  });
+  registerDaemonJobRoutes(app, {
+    redis,
+    prefix,
+    logMaxLen: config.queues.retention.eventLogMaxLen,
+    kube: opts.kube,
   });
   await app.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
   try {

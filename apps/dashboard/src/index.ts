@@ -4,6 +4,7 @@ export {
   DashboardConfigError,
   type DashboardOptions,
   dashboardCredentials,
+  PROXIED_AUTH_HEADER,
   startDashboard,
 } from './dashboard';
 export { fixedQueueNames, scanOverlayNodes } from './queue-discovery';

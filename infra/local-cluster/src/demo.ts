@@ -224,7 +224,13 @@ async function main(): Promise<number> {
         },
       ]);
     }
-    const envLine = `export KUBECONFIG=${cluster.kubeconfigPath} REDIS_URL=${cluster.redisUrl} PATH=${cluster.binDir}:$PATH`;
+    // bin/ holds kubectl-reaper; its history subcommand reaches the scheduler (a process here, not
+    // a Pod behind a Service) at REAPER_HISTORY_URL with the dashboard's credentials.
+    const envLine = [
+      `export KUBECONFIG=${cluster.kubeconfigPath} REDIS_URL=${cluster.redisUrl}`,
+      `PATH=${cluster.binDir}:${join(REPO_ROOT, 'bin')}:$PATH`,
+      `REAPER_HISTORY_URL=http://127.0.0.1:${dashboardPort}/ REAPER_DASHBOARD_PASSWORD=${password}`,
+    ].join(' ');
     await writeFile(join(DEMO_DIR, 'env.sh'), `${envLine}\n`);
 
     const examplesDir = join(REPO_ROOT, 'infra/examples');

@@ -25,6 +25,8 @@ export interface RequestMetric {
 export interface KubeClientOptions {
   /** Path of a kubeconfig; defaults to $KUBECONFIG, then in-cluster, then ~/.kube/config. */
   readonly kubeconfigPath?: string;
+  /** A context of the kubeconfig to use instead of its current-context (kubectl's --context). */
+  readonly context?: string | undefined;
   /** Bearer token to use instead of the kubeconfig's user (e.g. a ServiceAccount token). */
   readonly token?: string;
   /**
@@ -95,10 +97,14 @@ interface Connection {
   readonly headers: Record<string, string>;
   /** Where the Authorization header comes from; none when the client certificate authenticates. */
   readonly bearer?: BearerSource | undefined;
+  /** The namespace of the kubeconfig context used, if it names one. */
+  readonly namespace?: string | undefined;
 }
 
 type SendOpts = {
   query?: Record<string, string>;
+  /** Extra request headers (e.g. for a service behind the API server's proxy). */
+  headers?: Record<string, string>;
   body?: unknown;
   contentType?: string;
   resource?: string;
@@ -129,6 +135,11 @@ export class KubeClient {
     const path = opts.kubeconfigPath ?? process.env.KUBECONFIG;
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
+    if (opts.context) {
+      if (!kc.getContextObject(opts.context)) throw new Error(`kubeconfig has no context "${opts.context}"`);
+      kc.setCurrentContext(opts.context);
+    }
+    const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace || undefined;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set KUBECONFIG or a current-context');
     const user = kc.getCurrentUser();
@@ -156,7 +167,7 @@ export class KubeClient {
     // Fail at start-up, not at the first request, when the credential cannot be had at all.
     if (bearer) await bearer.token();
     return new KubeClient(
-      { server: new URL(cluster.server), agent: new https.Agent(agentOpts), headers, bearer },
+      { server: new URL(cluster.server), agent: new https.Agent(agentOpts), headers, bearer, namespace },
       opts,
     );
   }
@@ -174,6 +185,23 @@ export class KubeClient {
 
   get serverUrl(): string {
     return this.conn.server.toString();
+  }
+
+  /** The namespace the kubeconfig context names (what kubectl uses without -n), if any. */
+  get contextNamespace(): string | undefined {
+    return this.conn.namespace;
+  }
+
+  /**
+   * A streaming GET of any path (a Pod's log with follow=true, say): the response body as it
+   * arrives. A status >= 300 rejects with ApiError like request().
+   */
+  openStream(
+    path: string,
+    query: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
+    return this.open('GET', path, { query, signal, verb: 'WATCH' });
   }
 
   /** Closes pooled sockets (call on shutdown). */
@@ -328,6 +356,7 @@ export class KubeClient {
       verb?: string;
       signal?: AbortSignal | undefined;
       raw?: boolean;
+      headers?: Record<string, string>;
     } = {},
   ): Promise<T> {
     const res = await this.open(method, path, opts);
@@ -364,7 +393,11 @@ export class KubeClient {
     const url = new URL(path, this.conn.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const headers: Record<string, string> = { ...this.conn.headers, Accept: 'application/json' };
+    const headers: Record<string, string> = {
+      ...opts.headers,
+      ...this.conn.headers,
+      Accept: 'application/json',
+    };
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     if (payload !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';

@@ -37,6 +37,15 @@ export type { CommandResult, Decision, RejectReason, StaleReason } from './decis
 export { blockMessage, blockReasonName } from './dependency-block';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
+export {
+  type AttemptHistory,
+  type AttemptOutcome,
+  foldHistory,
+  isDaemonJobEvent,
+  type NodeHistory,
+  type NodeRunHistory,
+  type NodeRunOutcome,
+} from './history';
 export { inboxCommandSchema, parseInboxCommand } from './inbox-command';
 export { type KubeEventView, kubeEventsFor } from './kube-events';
 export {
