@@ -1,4 +1,4 @@
-import { type DaemonJobEventOf, foldHistory, isDaemonJobEvent } from '@reaper-flow/domain';
+import { type DaemonJobEventOf, foldHistory, isDaemonJobEvent, waitingFor } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { DaemonJobStore, QueueNames, runJobId } from '@reaper-flow/queue';
 import type { FastifyInstance } from 'fastify';
@@ -29,8 +29,6 @@ interface DaemonJobLike {
 /** A DaemonJob as the DAG page shows it (what it waits for: suspension, else the Blocked condition). */
 export function toDagJob(job: DaemonJobLike): DagJob {
   const s = job.status ?? {};
-  const suspended = job.spec?.suspend === true;
-  const blocked = s.conditions?.find((c) => c.type === 'Blocked' && c.status === 'True');
   return {
     name: job.metadata.name,
     phase: s.phase ?? 'Pending',
@@ -38,8 +36,8 @@ export function toDagJob(job: DaemonJobLike): DagJob {
     total: s.totalNodes ?? 0,
     failed: s.failedNodes ?? 0,
     after: job.spec?.after ?? [],
-    suspended,
-    waitingFor: suspended ? 'suspended' : (blocked?.message ?? ''),
+    suspended: job.spec?.suspend === true,
+    waitingFor: waitingFor(job),
     nodes: (s.nodeStatuses ?? []).map((n) => ({
       node: n.nodeName,
       phase: n.phase ?? 'Pending',

@@ -1,3 +1,4 @@
+import { waitingFor } from '@reaper-flow/domain';
 import type { DaemonJobObject, ReaperPodObject } from './objects';
 import { duration, type Style, table } from './style';
 
@@ -35,12 +36,6 @@ export function jobView(
 ): JobView {
   const status = job.status ?? {};
   const suspended = job.spec?.suspend === true;
-  const blocked = status.conditions?.find((c) => c.type === 'Blocked' && c.status === 'True');
-  const waitingFor = suspended
-    ? 'suspended'
-    : blocked
-      ? (blocked.message ?? blocked.reason ?? 'blocked')
-      : '';
   const view: JobView = {
     namespace: job.metadata.namespace ?? fallbackNamespace,
     name: job.metadata.name,
@@ -50,7 +45,7 @@ export function jobView(
     failed: status.failedNodes ?? 0,
     after: job.spec?.after ?? [],
     suspended,
-    waitingFor,
+    waitingFor: waitingFor(job),
   };
   if (!pods) return view;
   const nodes = (status.nodeStatuses ?? []).map((n): NodeView => {

@@ -99,3 +99,4 @@ export type {
   NodeStatusView,
   TriggerOnView,
 } from './views';
+export { type WaitingForView, waitingFor } from './waiting-for';
