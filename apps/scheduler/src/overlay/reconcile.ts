@@ -1,4 +1,17 @@
-import { parseReaperOverlay, REAPER_API_VERSION, type ReaperOverlayPhase } from '@reaper-flow/domain';
+import {
+  busyNodes,
+  type DecidedEvent,
+  decideOverlay,
+  type OverlayNodeEntry,
+  parseReaperOverlay,
+  REAPER_API_VERSION,
+  type ReaperOverlayPhase,
+  rfc3339,
+  type StatusCondition,
+  type StoredPodView,
+  type StoredReaperPodView,
+  setCondition,
+} from '@reaper-flow/domain';
 import {
   addFinalizer,
   hasFinalizer,
@@ -6,8 +19,6 @@ import {
   patchStatus,
   Resources,
   removeFinalizer,
-  type StatusCondition,
-  setCondition,
 } from '@reaper-flow/k8s';
 import { RedisKeys, TerminalReconcileError } from '@reaper-flow/queue';
 import {
@@ -18,9 +29,6 @@ import {
   type ReconcilerModule,
   type SchedulerContext,
 } from '../context';
-import { rfc3339 } from '../reaper-pod/desired-status';
-import { busyNodes, type StoredPodView, type StoredReaperPodView } from './busy-nodes';
-import { type DecidedEvent, decideOverlay, type OverlayNodeEntry } from './decide';
 
 /** Holds a ReaperOverlay until every node's agent has removed its on-disk data. */
 export const OVERLAY_FINALIZER = 'reaper.io/overlay-cleanup';

@@ -1,23 +1,26 @@
 import {
+  blockedStatus,
+  type DesiredReaperPodStatus,
+  type DesiredStatus,
+  lostPodStatus,
+  mirroredStatus,
   type ObservedPod,
+  type OverlayGate,
+  overlayGate,
   type Persisted,
+  type PodBlocker,
   parseReaperPod,
   parseReaperPodStatus,
   REAPER_API_VERSION,
   type ReaperPod,
   type ReaperPodPhase,
   type ReaperPodStatus,
-} from '@reaper-flow/domain';
-import {
-  type DesiredStatus,
-  type EventType,
-  type InvolvedObject,
-  isApiError,
-  patchStatus,
-  Resources,
+  rfc3339,
   type StatusCondition,
   setCondition,
-} from '@reaper-flow/k8s';
+  waitingForScheduler,
+} from '@reaper-flow/domain';
+import { type EventType, type InvolvedObject, isApiError, patchStatus, Resources } from '@reaper-flow/k8s';
 import { RedisKeys, TerminalReconcileError } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
@@ -28,16 +31,6 @@ import {
   type SchedulerContext,
 } from '../context';
 import { ensureBackingPod, ownedBy } from './backing-pod';
-import {
-  blockedStatus,
-  type DesiredReaperPodStatus,
-  lostPodStatus,
-  mirroredStatus,
-  type PodBlocker,
-  rfc3339,
-  waitingForScheduler,
-} from './desired-status';
-import { type OverlayGate, overlayGate } from './overlay-gate';
 
 /** How soon to look again while an older same-name Pod terminates (its deletion also wakes us). */
 const OLD_POD_REQUEUE_MS = 1000;

@@ -1,6 +1,6 @@
-import type { ReaperOverlayPhase } from '@reaper-flow/domain';
-import { type StatusCondition, setCondition } from '@reaper-flow/k8s';
-import type { OverlayJob } from '@reaper-flow/queue';
+import type { ReaperOverlayPhase } from '../schemas/index';
+import { type StatusCondition, setCondition } from '../status/status-values';
+import type { OverlayJob } from './operation';
 
 /**
  * While a reset waits for workloads to finish, look again this often. Their ReaperPods' and Pods'
