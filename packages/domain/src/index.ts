@@ -13,6 +13,7 @@ export type * from './k8s-types';
 export * from './overlay/busy-nodes';
 export * from './overlay/decide';
 export * from './overlay/operation';
+export * from './overlay/reset-request';
 export * from './reaper-pod/desired-status';
 export * from './reaper-pod/overlay-gate';
 export * from './schemas/index';

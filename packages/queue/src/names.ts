@@ -56,10 +56,7 @@ export const RedisKeys = {
   /** Base of a DaemonJob's in-flight semaphore keys (`:holders`, `:waiters`), see RunSlots. */
   djobSlots: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:slots`,
   counter: (prefix: string, name: string) => `${prefix}:count:${name}`,
-  /**
-   * Per-node overlay resets requested by resetPolicy OnFailure/OnDelete: a set of `<node>|<requestId>`
-   * members (requestId = the ReaperPod's uid, so a repeated request is one request).
-   */
+  /** Per-node overlay resets requested by resetPolicy OnFailure/OnDelete, see OverlayResetRequests. */
   overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>
     `${prefix}:overlay-reset-requests:${namespace}/${overlay}`,
 } as const;

@@ -21,7 +21,7 @@ import {
   waitingForScheduler,
 } from '@reaper-flow/domain';
 import { type EventType, type InvolvedObject, isApiError, patchStatus, Resources } from '@reaper-flow/k8s';
-import { RedisKeys, TerminalReconcileError } from '@reaper-flow/queue';
+import { TerminalReconcileError } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
   type KindReconciler,
@@ -303,10 +303,11 @@ class ReaperPodReconcile {
     const node = desired.nodeName;
     if (overlay?.spec.resetPolicy !== 'OnFailure' || typeof node !== 'string' || !node) return;
     const { namespace, uid } = rpod.metadata;
-    await this.ctx.redis.sadd(
-      RedisKeys.overlayResetRequests(this.ctx.prefix, namespace, overlay.metadata.name),
-      `${node}|${uid}|failed`,
-    );
+    await this.ctx.overlayResetRequests.add(namespace, overlay.metadata.name, {
+      node,
+      requestId: uid,
+      cause: 'failed',
+    });
     await this.ctx.queues.ReaperOverlay.enqueue({
       kind: 'ReaperOverlay',
       namespace,
