@@ -68,7 +68,7 @@ describe('processOverlayJob', () => {
     const err = await run(job({ namespace: '../etc' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toMatch(
-      /InvalidOverlayName: overlay namespace "\.\.\/etc" is not a DNS-1123 label/,
+      /agent.InvalidOverlayName: overlay namespace "\.\.\/etc" is not a DNS-1123 label/,
     );
     expect(status.calls).toEqual([]);
   });
@@ -141,7 +141,7 @@ describe('processOverlayJob', () => {
     const p = disk.paths('team-a', 'slurm');
     // Something still mounted below the overlay: not removable now, maybe later.
     const busy = Object.assign(new Error(`cannot remove ${p.upperDir}: still mounted`), {
-      code: 'OverlayBusy',
+      code: 'agent.OverlayBusy',
     });
     // The real disk, except that reset fails the way a busy mount makes it fail.
     const failing = Object.create(disk) as OverlayDisk;

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { errorCode, ReaperError } from '@reaper-flow/domain';
 import {
   type Change,
   type ChangeContext,
@@ -81,8 +82,9 @@ export interface Pipeline {
   states(): Record<WatchedKind, InformerState>;
 }
 
-class NotLeaderError extends Error {
-  readonly code = 'NotLeader';
+class NotLeaderError extends ReaperError {
+  readonly code = 'watcher.NotLeader';
+  readonly terminal = false;
 }
 
 /**
@@ -239,8 +241,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
       .whenSynced()
       .then(() => informer.resync())
       .catch((err: unknown) => {
-        if ((err as { code?: string }).code !== 'Stopped')
-          deps.logger.warn({ err, kind }, 'startup resync failed');
+        if (errorCode(err) !== 'informer.Stopped') deps.logger.warn({ err, kind }, 'startup resync failed');
       });
   }
 

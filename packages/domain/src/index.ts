@@ -8,6 +8,7 @@ export {
   type DependencyBlock,
   formatCyclePath,
 } from './dag/after-graph';
+export * from './errors';
 export * from './hash';
 export type * from './k8s-types';
 export * from './overlay/busy-nodes';
