@@ -1,3 +1,4 @@
+export { BUILT_APP_NODE_FLAGS, type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
 export { ensureBinaries } from './binaries';
 export {
   ensureRuntimeClass,
