@@ -1,5 +1,5 @@
 export { BUILT_APP_NODE_FLAGS, type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
-export { ensureBinaries } from './binaries';
+export { ensureBinaries, ensureHelm } from './binaries';
 export {
   ensureRuntimeClass,
   type LocalCluster,
