@@ -36,7 +36,7 @@ export const outputOf = (app) => join(root, 'dist', app, 'main.js');
 const metaOf = (app) => join(root, 'dist', app, 'inputs.json');
 
 /** Files that change every bundle without being one of its inputs. */
-const SHARED_INPUTS = ['scripts/build-apps.mjs', 'tsconfig.base.json', 'package-lock.json'];
+const SHARED_INPUTS = ['scripts/build-apps.mjs', 'tsconfig.json', 'tsconfig.base.json', 'package-lock.json'];
 
 const log = (msg) => process.stderr.write(`[build] ${msg}\n`);
 
