@@ -1,5 +1,5 @@
+import { type OverlayJob, OverlayJobSchema } from '@reaper-flow/domain';
 import { isApiError } from '@reaper-flow/k8s';
-import { type OverlayJob, OverlayJobSchema } from '@reaper-flow/queue';
 import type { Logger } from '@reaper-flow/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { agentErrorCode, TERMINAL_AGENT_CODES } from './errors';

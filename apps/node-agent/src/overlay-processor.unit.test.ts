@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { OverlayJob } from '@reaper-flow/domain';
 import { ApiError } from '@reaper-flow/k8s';
-import type { OverlayJob } from '@reaper-flow/queue';
 import { createLogger } from '@reaper-flow/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -10,15 +10,14 @@ import {
 } from '@reaper-flow/k8s';
 import {
   isRedisConnectionError,
+  type OverlayResetRequests,
   type ReconcileKind,
   type ReconcileQueue,
   type RedisHealth,
-  RedisKeys,
   type WatchRecord,
   type WorldStore,
 } from '@reaper-flow/queue';
 import type { Logger, Metrics } from '@reaper-flow/runtime';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type MapperCaches, mapChange, nodeChanged, type WatchedKind } from './mapper';
 import { type StoredObject, toStoredObject } from './projection';
@@ -53,9 +52,8 @@ const Stored = z.looseObject({
 
 export interface PipelineDeps {
   readonly kube: InformerKube;
-  readonly redis: Redis;
-  readonly prefix: string;
   readonly world: WorldStore;
+  readonly overlayResetRequests: OverlayResetRequests;
   readonly queues: ReadonlyMap<ReconcileKind, ReconcileQueue>;
   /** The process's Redis health: a change seen while Redis is away waits for it to come back. */
   readonly redisHealth: RedisHealth;
@@ -180,10 +178,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     });
     const mapping = mapChange({ kind, ...change }, caches);
     for (const reset of mapping.overlayResets) {
-      await deps.redis.sadd(
-        RedisKeys.overlayResetRequests(deps.prefix, reset.namespace, reset.overlay),
-        reset.member,
-      );
+      await deps.overlayResetRequests.add(reset.namespace, reset.overlay, reset.request);
     }
     await Promise.all(
       mapping.keys.map((key) => {

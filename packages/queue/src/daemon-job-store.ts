@@ -101,16 +101,7 @@ export class DaemonJobStore {
   ) {}
 
   private keys(namespace: string, name: string) {
-    const base = `${this.prefix}:djob:${namespace}/${name}`;
-    return {
-      snapshot: `${base}:snapshot`,
-      log: RedisKeys.djobLog(this.prefix, namespace, name),
-      inbox: RedisKeys.djobInbox(this.prefix, namespace, name),
-      version: `${base}:version`,
-      runs: `${base}:runs`,
-      progress: `${base}:progress`,
-      held: `${base}:held`,
-    };
+    return RedisKeys.djob(this.prefix, namespace, name);
   }
 
   async load<S>(namespace: string, name: string): Promise<DaemonJobSnapshot<S> | undefined> {
@@ -244,10 +235,9 @@ export class DaemonJobStore {
   /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
   async forget(namespace: string, name: string, keepLogSeconds: number): Promise<void> {
     const k = this.keys(namespace, name);
-    const slots = RedisKeys.djobSlots(this.prefix, namespace, name);
     await this.redis
       .multi()
-      .del(k.snapshot, k.inbox, k.version, k.runs, k.progress, k.held, `${slots}:holders`, `${slots}:waiters`)
+      .del(k.snapshot, k.inbox, k.version, k.runs, k.progress, k.held, k.slotHolders, k.slotWaiters)
       .expire(k.log, keepLogSeconds)
       .exec();
   }
