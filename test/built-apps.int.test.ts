@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { builtAppArgs, REPO_ROOT } from '@reaper-flow/local-cluster';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 interface Run {
   readonly code: number | null;
@@ -29,30 +29,41 @@ function run(command: string, args: readonly string[], env: Readonly<Record<stri
 }
 
 describe('the built apps', () => {
+  const missing = join(REPO_ROOT, 'no-such-dir', 'reaper-flow.yaml');
+  const runs = new Map<string, Run>();
+
   // An unreadable config file stops every app in its first statement, after Node has linked every
   // static import of the bundle: a module missing from node_modules would fail before, differently.
-  // The watcher and the scheduler let it end the process uncaught, so Node prints the stack (the
-  // node agent and the dashboard print the message alone).
-  it.each([
-    { app: 'watcher', uncaught: true },
-    { app: 'scheduler', uncaught: true },
-    { app: 'node-agent', uncaught: false },
-    { app: 'dashboard', uncaught: false },
-  ] as const)(
-    '$app loads its whole module graph from the bundle (and a stack trace names the TypeScript source)',
-    async ({ app, uncaught }) => {
-      const missing = join(REPO_ROOT, 'no-such-dir', 'reaper-flow.yaml');
-      const result = await run(process.execPath, builtAppArgs(app), { REAPER_FLOW_CONFIG: missing });
+  beforeAll(async () => {
+    const apps = ['watcher', 'scheduler', 'node-agent', 'dashboard'] as const;
+    const results = await Promise.all(
+      apps.map((app) => run(process.execPath, builtAppArgs(app), { REAPER_FLOW_CONFIG: missing })),
+    );
+    for (const [i, app] of apps.entries()) runs.set(app, results[i] as Run);
+  }, 60_000);
+
+  it.each(['watcher', 'scheduler', 'node-agent', 'dashboard'])(
+    '%s loads its whole module graph from the bundle',
+    (app) => {
+      const result = runs.get(app) as Run;
       expect(result.code, result.stderr).toBe(1);
       expect(result.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
       expect(result.stderr).toContain(`cannot read ${missing}`);
-      if (uncaught) {
-        expect(result.stderr).toMatch(/at loadConfig \(.*packages\/runtime\/src\/config\.ts:\d+:\d+\)/);
-        expect(result.stderr).toMatch(new RegExp(`apps/${app}/src/main\\.ts:\\d+:\\d+`));
-        expect(result.stderr).not.toContain('dist/');
-      }
     },
-    30_000,
+    10_000,
+  );
+
+  // The watcher and the scheduler let the bad configuration end the process uncaught, so Node
+  // prints the stack (the node agent and the dashboard print the message alone).
+  it.each(['watcher', 'scheduler'])(
+    "%s's stack trace names the TypeScript files and lines",
+    (app) => {
+      const { stderr } = runs.get(app) as Run;
+      expect(stderr).toMatch(/at loadConfig \(.*packages\/runtime\/src\/config\.ts:\d+:\d+\)/);
+      expect(stderr).toMatch(new RegExp(`apps/${app}/src/main\\.ts:\\d+:\\d+`));
+      expect(stderr).not.toContain('dist/');
+    },
+    10_000,
   );
 
   it('kubectl reaper runs the built plugin from bin/', async () => {
