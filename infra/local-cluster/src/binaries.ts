@@ -3,7 +3,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Logger } from './log';
-import { PACKAGE_DIR } from './paths';
+import { PACKAGE_DIR, REPO_ROOT } from './paths';
 
 export const BINARIES = [
   'etcd',
@@ -13,13 +13,32 @@ export const BINARIES = [
   'kubectl',
 ] as const;
 
-/**
- * Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir.
- * The script's progress goes straight to our stderr: a cold build takes many minutes and must not
- * look like a hang.
- */
+/** Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir. */
 export async function ensureBinaries(): Promise<string> {
-  const script = join(PACKAGE_DIR, 'build-binaries.sh');
+  const binDir = await runBuildScript(join(PACKAGE_DIR, 'build-binaries.sh'));
+  for (const name of BINARIES) {
+    await access(join(binDir, name), constants.X_OK).catch(() => {
+      throw new Error(`${name} is missing from ${binDir}: delete ${binDir}/.complete and run up again`);
+    });
+  }
+  return binDir;
+}
+
+/**
+ * Runs infra/helm/build-helm.sh (a no-op once the pinned helm is in the per-machine cache; a cold
+ * build compiles it from its Go module, minutes on 2 cores) and returns the helm binary's path.
+ */
+export async function ensureHelm(): Promise<string> {
+  const helm = await runBuildScript(join(REPO_ROOT, 'infra/helm/build-helm.sh'));
+  await access(helm, constants.X_OK);
+  return helm;
+}
+
+/**
+ * Runs a build script of ours and returns the last line it printed (the path it built). Its
+ * progress goes straight to our stderr: a cold build takes many minutes and must not look like a hang.
+ */
+async function runBuildScript(script: string): Promise<string> {
   const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8');
@@ -31,14 +50,9 @@ export async function ensureBinaries(): Promise<string> {
     child.once('close', resolve);
   });
   if (code !== 0) throw new Error(`${script} failed with exit code ${code} (see its output above)`);
-  const binDir = stdout.trim().split('\n').pop()?.trim();
-  if (!binDir) throw new Error(`${script} printed no bin directory`);
-  for (const name of BINARIES) {
-    await access(join(binDir, name), constants.X_OK).catch(() => {
-      throw new Error(`${name} is missing from ${binDir}: delete ${binDir}/.complete and run up again`);
-    });
-  }
-  return binDir;
+  const path = stdout.trim().split('\n').pop()?.trim();
+  if (!path) throw new Error(`${script} printed no path`);
+  return path;
 }
 
 /**

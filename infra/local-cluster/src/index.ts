@@ -1,4 +1,5 @@
-export { ensureBinaries } from './binaries';
+export { BUILT_APP_NODE_FLAGS, type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
+export { ensureBinaries, ensureHelm } from './binaries';
 export {
   ensureRuntimeClass,
   type LocalCluster,
