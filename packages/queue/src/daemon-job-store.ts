@@ -30,7 +30,7 @@ export interface InboxEntry {
 // Saves the snapshot only if nobody saved since it was loaded (the version lives in its own key, so
 // the check does not decode a snapshot that is large on big clusters), keeps the node -> current
 // run index and the progress index (what dependents gate on) in step, appends the new domain events
-// to the job's log, and trims the inbox entries already folded in, atomically.
+// to the job's log (clearing an expiry left by a deleted namesake), and trims the inbox entries already folded in, atomically.
 const SAVE_SCRIPT = `
 local currentVersion = tonumber(redis.call('GET', KEYS[4]) or '0')
 if currentVersion ~= tonumber(ARGV[1]) then return 0 end
@@ -51,6 +51,9 @@ for _ = 1, nEvents do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[i])
   i = i + 1
 end
+-- A live job's log never expires: a job created again under the name of a deleted one keeps its
+-- history past the expiry forget() gave the old incarnation's log.
+redis.call('PERSIST', KEYS[2])
 for _ = 1, nPSet do
   redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
   i = i + 2

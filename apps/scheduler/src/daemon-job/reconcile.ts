@@ -374,14 +374,18 @@ function runIndexChanges(before: DaemonJobState, after: DaemonJobState): RunInde
   return { set, del };
 }
 
-/** The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). */
+/**
+ * The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). Its
+ * log, the history `kubectl reaper history` reads, expires after queues.retention.deletedJobLogSeconds
+ * (a job created again under the name clears the expiry with its first save).
+ */
 async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: string): Promise<void> {
   const snapshot = await deps.store.load<EngineState>(namespace, name);
   if (!snapshot) return;
   const runIds = new Set<string>(snapshot.state.pendingFlows.map((f) => f.runId));
   for (const node of Object.values(snapshot.state.domain.nodes)) if (node.runId) runIds.add(node.runId);
   for (const runId of runIds) await deps.flows.removeRun(namespace, name, runId);
-  await deps.store.forget(namespace, name, 24 * 3600);
+  await deps.store.forget(namespace, name, deps.ctx.config.queues.retention.deletedJobLogSeconds);
 }
 
 async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {
