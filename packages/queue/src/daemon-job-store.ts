@@ -70,6 +70,13 @@ end
 return 1
 `;
 
+// KEYS: the job's suspended-waits hash, the index of jobs with any. ARGV: node, runId, `<ns>/<name>`.
+const CLEAR_SUSPENDED_SCRIPT = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
+return 1
+`;
+
 /** Changes to a hash index saved with a snapshot (node -> current run, or node -> progress). */
 export interface RunIndexChanges {
   readonly set: Readonly<Record<string, string>>;
@@ -113,7 +120,13 @@ export class DaemonJobStore {
       runs: `${base}:runs`,
       progress: `${base}:progress`,
       held: `${base}:held`,
+      suspended: `${base}:suspended`,
     };
+  }
+
+  /** The jobs that have node-runs parked on their suspension (members `<ns>/<name>`). */
+  private get suspendedJobsKey(): string {
+    return `${this.prefix}:djob-suspended-waits`;
   }
 
   async load<S>(namespace: string, name: string): Promise<DaemonJobSnapshot<S> | undefined> {
@@ -184,6 +197,46 @@ export class DaemonJobStore {
     await this.redis.hdel(this.keys(namespace, name).held, node);
   }
 
+  /**
+   * Registers that `runId`'s node-run on `node` parked because the job is suspended, and the job in
+   * the index the recovery sweep reads. Registered before the node-run reads the job again: a
+   * reconcile of the resumed job that lists the registrations after that finds it; one that listed
+   * them before had the resume in the world already, which that read sees.
+   */
+  async markSuspendedWait(namespace: string, name: string, node: string, runId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys(namespace, name).suspended, node, runId)
+      .sadd(this.suspendedJobsKey, `${namespace}/${name}`)
+      .exec();
+  }
+
+  /** The node-runs parked on the job's suspension: node -> run id. */
+  async suspendedWaits(namespace: string, name: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.keys(namespace, name).suspended)));
+  }
+
+  /** Drops a registration (only if it is still `runId`'s); the job leaves the index with its last one. */
+  async clearSuspendedWait(namespace: string, name: string, node: string, runId: string): Promise<void> {
+    await this.redis.eval(
+      CLEAR_SUSPENDED_SCRIPT,
+      2,
+      this.keys(namespace, name).suspended,
+      this.suspendedJobsKey,
+      node,
+      runId,
+      `${namespace}/${name}`,
+    );
+  }
+
+  /** Jobs with node-runs parked on suspension, as `{namespace, name}`. */
+  async jobsWithSuspendedWaits(): Promise<{ namespace: string; name: string }[]> {
+    return (await this.redis.smembers(this.suspendedJobsKey)).flatMap((member) => {
+      const slash = member.indexOf('/');
+      return slash > 0 ? [{ namespace: member.slice(0, slash), name: member.slice(slash + 1) }] : [];
+    });
+  }
+
   /** The held node-runs of the job among `nodes`: node -> run id. */
   async heldRuns(namespace: string, name: string, nodes: readonly string[]): Promise<Map<string, string>> {
     const held = new Map<string, string>();
@@ -250,7 +303,18 @@ export class DaemonJobStore {
     const slots = RedisKeys.djobSlots(this.prefix, namespace, name);
     await this.redis
       .multi()
-      .del(k.snapshot, k.inbox, k.version, k.runs, k.progress, k.held, `${slots}:holders`, `${slots}:waiters`)
+      .del(
+        k.snapshot,
+        k.inbox,
+        k.version,
+        k.runs,
+        k.progress,
+        k.held,
+        k.suspended,
+        `${slots}:holders`,
+        `${slots}:waiters`,
+      )
+      .srem(this.suspendedJobsKey, `${namespace}/${name}`)
       .expire(k.log, keepLogSeconds)
       .exec();
   }
