@@ -1,11 +1,15 @@
 // `kubectl reaper history` the way an operator with only kubectl reaches it on a cluster: through
 // the API server's Service proxy to the scheduler's dashboard (the dashboard credentials read from
-// the Secret), with the apps as processes. The scheduler is SIGKILLed in the middle of the run and
+// the Secret), as a ServiceAccount that has only the RBAC the README names, with the apps as
+// processes. The scheduler is SIGKILLed in the middle of the run and
 // started again: the history must still list exactly the attempts the ReaperPods had, counted from
 // a watch opened before the job. Then the job is deleted: its history stays readable for
 // queues.retention.deletedJobLogSeconds, and is gone after that.
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Resources } from '@reaper-flow/k8s';
 import { addNode, removeNode } from '@reaper-flow/local-cluster';
 import { createRedis, RedisKeys } from '@reaper-flow/queue';
@@ -13,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestNamespace, waitFor } from './harness/index';
 import { type AppProcess, describeOutput, killApp, spawnApp } from './support/app-processes';
+import { writeServiceAccountKubeconfig } from './support/deploy-apps';
 import { runPlugin } from './support/kubectl-reaper';
 import { ReaperPodTimeline } from './support/reaper-pod-timeline';
 import { type ExposedService, exposeThroughService, routableAddress } from './support/service-proxy';
@@ -20,7 +25,7 @@ import { type ExposedService, exposeThroughService, routableAddress } from './su
 const suite = randomBytes(3).toString('hex');
 const GROUP_LABEL = 'reaper.io/test-group';
 const nodes = [`hist-${suite}-a`, `hist-${suite}-b`];
-const RETENTION_SECONDS = 10;
+const RETENTION_SECONDS = 20;
 
 interface HistoryJson {
   nodes: {
@@ -55,6 +60,8 @@ describe('kubectl reaper history through the Service proxy', () => {
   let redis: Redis;
   let appEnv: Record<string, string>;
   let dashboardUrl: string;
+  let readerDir: string;
+  let readerKubeconfig: string;
 
   const start = (app: 'watcher' | 'scheduler') => {
     const proc = spawnApp(app, `${app}#${procs.length + 1}`, appEnv);
@@ -64,8 +71,8 @@ describe('kubectl reaper history through the Service proxy', () => {
   // No REAPER_HISTORY_URL and no password in the environment: the Service proxy and the Secret.
   const history = (args: readonly string[] = []) =>
     runPlugin(['history', 'rdjob/flaky', '-n', t.namespace, ...args], {
-      KUBECONFIG: testEnv().kubeconfigPath,
-      REAPER_DASHBOARD_SERVICE: `${t.namespace}/reaper-flow-dashboard:3000`,
+      KUBECONFIG: readerKubeconfig,
+      REAPER_DASHBOARD_SERVICE: `${t.namespace}/reaper-flow-dashboard`,
       REAPER_HISTORY_URL: '',
       REAPER_DASHBOARD_PASSWORD: '',
       REAPER_DASHBOARD_TOKEN: '',
@@ -109,6 +116,55 @@ describe('kubectl reaper history through the Service proxy', () => {
       },
       { namespace: t.namespace },
     );
+    // The operator: may read the dashboard through the proxy and its Secret, nothing else.
+    const rbac = { group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: true } as const;
+    await client.create(
+      Resources.serviceAccounts,
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'history-reader' } },
+      { namespace: t.namespace },
+    );
+    await client.create(
+      { ...rbac, plural: 'roles', kind: 'Role' },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'history-reader' },
+        rules: [
+          {
+            apiGroups: [''],
+            resources: ['services/proxy'],
+            resourceNames: ['reaper-flow-dashboard'],
+            verbs: ['get'],
+          },
+          {
+            apiGroups: [''],
+            resources: ['secrets'],
+            resourceNames: ['reaper-flow-dashboard'],
+            verbs: ['get'],
+          },
+        ],
+      },
+      { namespace: t.namespace },
+    );
+    await client.create(
+      { ...rbac, plural: 'rolebindings', kind: 'RoleBinding' },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'history-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'history-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'history-reader', namespace: t.namespace }],
+      },
+      { namespace: t.namespace },
+    );
+    readerDir = await mkdtemp(join(tmpdir(), 'rf-history-reader-'));
+    readerKubeconfig = join(readerDir, 'kubeconfig');
+    await writeServiceAccountKubeconfig({
+      adminKubeconfigPath: env.kubeconfigPath,
+      namespace: t.namespace,
+      serviceAccount: 'history-reader',
+      path: readerKubeconfig,
+    });
     service = await exposeThroughService(client, {
       namespace: t.namespace,
       name: 'reaper-flow-dashboard',
@@ -124,6 +180,7 @@ describe('kubectl reaper history through the Service proxy', () => {
     await service?.remove();
     for (const name of nodes) await removeNode(t.client, name);
     redis?.disconnect();
+    if (readerDir) await rm(readerDir, { recursive: true, force: true });
   }, 60_000);
 
   it('lists exactly the attempts the ReaperPods had, across a scheduler SIGKILL mid-run', {
@@ -212,7 +269,7 @@ describe('kubectl reaper history through the Service proxy', () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toBe(
       'no history of reaperdaemonjob "flaky" (never run, past its retention, or no Service ' +
-        `${t.namespace}/reaper-flow-dashboard:3000)\n`,
+        `${t.namespace}/reaper-flow-dashboard)\n`,
     );
   });
 });
