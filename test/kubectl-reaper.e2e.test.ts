@@ -115,7 +115,7 @@ describe('kubectl reaper', () => {
   });
 
   it('tree draws the after DAG with phases and, with --nodes, every node; -o json for scripts', {
-    timeout: 30_000,
+    timeout: 60_000,
   }, async () => {
     const tree = await reaper(['tree', ...ns()]);
     expect(tree.code).toBe(0);
@@ -151,7 +151,7 @@ describe('kubectl reaper', () => {
   });
 
   it('logs prefixes every line with its node; --failed and --node narrow it; rpod/NAME too', {
-    timeout: 30_000,
+    timeout: 60_000,
   }, async () => {
     const all = await reaper(['logs', 'rdjob/base', ...ns()]);
     expect(all.code).toBe(0);
@@ -330,7 +330,7 @@ describe('kubectl reaper', () => {
       expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[${node}\\] reset, ready`)));
   });
 
-  it('wait gives up with exit 2 at its timeout; usage mistakes exit 2', { timeout: 30_000 }, async () => {
+  it('wait gives up with exit 2 at its timeout; usage mistakes exit 2', { timeout: 60_000 }, async () => {
     await apply('stuck', { command: ['/bin/true'], nodeSelector: selector, after: ['no-such-job'] });
     const out = await reaper(['wait', 'rdjob/stuck', ...ns(), '--timeout', '2s']);
     expect(out.code).toBe(2);
