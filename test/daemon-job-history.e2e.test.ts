@@ -252,7 +252,7 @@ describe('kubectl reaper history through the Service proxy', () => {
     const before = await history(['-o', 'json']);
     expect(before.code).toBe(0);
     await t.client.delete(Resources.reaperDaemonJobs, 'flaky', { namespace: t.namespace });
-    const log = RedisKeys.djobLog(t.queuePrefix, t.namespace, 'flaky');
+    const log = RedisKeys.djob(t.queuePrefix, t.namespace, 'flaky').log;
     // The scheduler forgot the job (its state is gone, its log expires): read it after that.
     await waitFor(async () => (await redis.ttl(log)) > 0, {
       description: "the deleted job's log to have its expiry",

@@ -111,22 +111,12 @@ export class DaemonJobStore {
   ) {}
 
   private keys(namespace: string, name: string) {
-    const base = `${this.prefix}:djob:${namespace}/${name}`;
-    return {
-      snapshot: `${base}:snapshot`,
-      log: RedisKeys.djobLog(this.prefix, namespace, name),
-      inbox: RedisKeys.djobInbox(this.prefix, namespace, name),
-      version: `${base}:version`,
-      runs: `${base}:runs`,
-      progress: `${base}:progress`,
-      held: `${base}:held`,
-      suspended: `${base}:suspended`,
-    };
+    return RedisKeys.djob(this.prefix, namespace, name);
   }
 
   /** The jobs that have node-runs parked on their suspension (members `<ns>/<name>`). */
   private get suspendedJobsKey(): string {
-    return `${this.prefix}:djob-suspended-waits`;
+    return RedisKeys.djobsWithSuspendedWaits(this.prefix);
   }
 
   async load<S>(namespace: string, name: string): Promise<DaemonJobSnapshot<S> | undefined> {
@@ -300,7 +290,6 @@ export class DaemonJobStore {
   /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
   async forget(namespace: string, name: string, keepLogSeconds: number): Promise<void> {
     const k = this.keys(namespace, name);
-    const slots = RedisKeys.djobSlots(this.prefix, namespace, name);
     await this.redis
       .multi()
       .del(
@@ -311,8 +300,8 @@ export class DaemonJobStore {
         k.progress,
         k.held,
         k.suspended,
-        `${slots}:holders`,
-        `${slots}:waiters`,
+        k.slotHolders,
+        k.slotWaiters,
       )
       .srem(this.suspendedJobsKey, `${namespace}/${name}`)
       .expire(k.log, keepLogSeconds)

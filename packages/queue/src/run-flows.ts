@@ -1,7 +1,7 @@
 import { FlowProducer, type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
+import { QUEUE_EVENTS_MAX_LEN, QueueNames, RedisKeys } from './names';
 import type { RetentionOptions } from './reconcile-queue';
 import type { ErrorEmitter, RedisHealth } from './redis-health';
 
@@ -128,7 +128,7 @@ export class RunFlows {
   }
 
   private wakeKey(namespace: string, job: string, runId: string, node: string): string {
-    return `${this.opts.prefix}:wake:${nodeRunJobId(namespace, job, runId, node)}`;
+    return RedisKeys.nodeRunWake(this.opts.prefix, nodeRunJobId(namespace, job, runId, node));
   }
 
   /**
@@ -162,14 +162,14 @@ export class RunFlows {
    * node-run would sleep until its watchdog. Flags live at most 10 minutes, so the scan is short.
    */
   async serveLeftWakes(): Promise<number> {
-    const prefix = `${this.opts.prefix}:wake:`;
+    const wakes = RedisKeys.nodeRunWakes(this.opts.prefix);
     let cursor = '0';
     let promoted = 0;
     do {
-      const [next, keys] = await this.connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      const [next, keys] = await this.connection.scan(cursor, 'MATCH', wakes.pattern, 'COUNT', 1000);
       cursor = next;
       for (const key of keys) {
-        const found = await this.nodeRuns.getJob(key.slice(prefix.length));
+        const found = await this.nodeRuns.getJob(wakes.jobIdOf(key));
         if (!found || !(await found.isDelayed())) continue;
         try {
           await found.promote();

@@ -5,6 +5,7 @@ import {
   type DaemonJobEvent,
   type DaemonJobState,
   decideCommand,
+  decideStatusWrite,
   evolve,
   initialState,
   isActive,
@@ -41,7 +42,6 @@ import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../co
 import { FIELD_MANAGER } from '../context';
 import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
 import { deleteNodeReaperPod, deleteReaperPodOfRun, type RunPodRef } from './reaper-pods';
-import { decideStatusWrite } from './status-coalescing';
 import { type StoredJobForGraph, type StoredNode, toAfterJob, toNodeView } from './world-views';
 
 export interface DaemonJobEngineDeps {

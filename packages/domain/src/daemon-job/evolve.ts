@@ -1,3 +1,4 @@
+import { ReaperError } from '../errors';
 import type { DaemonJobEvent } from './events';
 import { conditionStatuses } from './phase';
 import {
@@ -11,8 +12,9 @@ import {
 import type { DaemonJobConditionType } from './views';
 
 /** Thrown by evolve for an event type it does not know (a log written by a newer version). */
-export class UnknownEventError extends Error {
-  readonly code = 'UNKNOWN_EVENT';
+export class UnknownEventError extends ReaperError {
+  readonly code = 'daemonJob.UnknownEvent';
+  readonly terminal = true;
   constructor(
     readonly eventType: string,
     options?: { cause?: unknown },

@@ -78,6 +78,7 @@ export {
   targetCount,
 } from './state';
 export { DEFAULT_MAX_NODE_STATUSES, type StatusOptions, statusMessage, toStatus } from './status';
+export { decideStatusWrite, type StatusWrite } from './status-coalescing';
 export {
   DAEMON_IMPLICIT_TOLERATIONS,
   matchesNodeSelector,
