@@ -71,11 +71,15 @@ export const RedisKeys = {
       /** What dependents' node gates read (see node-gate.ts in the domain). */
       progress: `${base}:progress`,
       held: `${base}:held`,
+      /** Node-runs parked on the job's suspension: node -> run id (DaemonJobStore.markSuspendedWait). */
+      suspended: `${base}:suspended`,
       /** The in-flight semaphore (RunSlots). */
       slotHolders: `${base}:slots:holders`,
       slotWaiters: `${base}:slots:waiters`,
     };
   },
+  /** The jobs (`<ns>/<name>`) with node-runs parked on their suspension, for the start-up sweep. */
+  djobsWithSuspendedWaits: (prefix: string) => `${prefix}:djob-suspended-waits`,
   /** A wake left for a node-run that was not parked yet (see RunFlows.wake). */
   nodeRunWake: (prefix: string, nodeRunJobId: string) => `${prefix}:wake:${nodeRunJobId}`,
   /** The SCAN pattern of every nodeRunWake key, and how to get the job id back from one. */

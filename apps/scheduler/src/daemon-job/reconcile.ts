@@ -232,8 +232,7 @@ export async function reconcileDaemonJob(
   for (const ref of pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
   for (const pod of intents.leftNodePods ?? []) await deleteNodeReaperPod(ctx, namespace, pod, uid);
   await wakeHeldDependents(deps, namespace, graph.dependentsOf(name), events);
-  if (events.some((e) => e.type === 'DaemonJobResumed'))
-    await wakeWaitingNodeRuns(deps, namespace, name, domain);
+  if (!spec.suspend) await wakeSuspendedNodeRuns(deps, namespace, name);
   await releaseOrphanedSlots(
     deps,
     namespace,
@@ -318,18 +317,20 @@ async function wakeHeldDependents(
 }
 
 /**
- * The job was resumed: wake every node-run that has not started its attempt (parked while
- * suspended, or in a backoff, which re-parks until its time). Started ones are not touched.
+ * The job is not suspended: wake the node-runs that parked on its suspension (they registered
+ * before they parked). Derived from the state, not from the resume event, so any reconcile after a
+ * resume wakes them, even when the scheduler that folded the resume died before it could; one HGETALL
+ * of an empty hash otherwise. The registration is dropped after the wake: a crash between the two
+ * only repeats the wake, which a woken node-run serves like any other.
  */
-async function wakeWaitingNodeRuns(
+async function wakeSuspendedNodeRuns(
   deps: DaemonJobEngineDeps,
   namespace: string,
   name: string,
-  domain: DaemonJobState,
 ): Promise<void> {
-  for (const [node, state] of Object.entries(domain.nodes)) {
-    if (state.runId === undefined || (state.phase !== 'Queued' && state.phase !== 'RetryWaiting')) continue;
-    await deps.flows.wake(namespace, name, state.runId, node);
+  for (const [node, runId] of await deps.store.suspendedWaits(namespace, name)) {
+    await deps.flows.wake(namespace, name, runId, node);
+    await deps.store.clearSuspendedWait(namespace, name, node, runId);
   }
 }
 
@@ -374,14 +375,18 @@ function runIndexChanges(before: DaemonJobState, after: DaemonJobState): RunInde
   return { set, del };
 }
 
-/** The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). */
+/**
+ * The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). Its
+ * log, the history `kubectl reaper history` reads, expires after queues.retention.deletedJobLogSeconds
+ * (a job created again under the name clears the expiry with its first save).
+ */
 async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: string): Promise<void> {
   const snapshot = await deps.store.load<EngineState>(namespace, name);
   if (!snapshot) return;
   const runIds = new Set<string>(snapshot.state.pendingFlows.map((f) => f.runId));
   for (const node of Object.values(snapshot.state.domain.nodes)) if (node.runId) runIds.add(node.runId);
   for (const runId of runIds) await deps.flows.removeRun(namespace, name, runId);
-  await deps.store.forget(namespace, name, 24 * 3600);
+  await deps.store.forget(namespace, name, deps.ctx.config.queues.retention.deletedJobLogSeconds);
 }
 
 async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {

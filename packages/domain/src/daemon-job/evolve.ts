@@ -73,6 +73,14 @@ const updateNode = (
   return node ? putNode(state, name, update(node), owned) : state;
 };
 
+const clearSuspensionHolds = (state: DaemonJobState, owned: Owned): DaemonJobState => {
+  let next = state;
+  for (const [name, node] of Object.entries(state.nodes)) {
+    if (node.held === 'Suspended') next = putNode(next, name, withoutKeys(node, ['held', 'message']), owned);
+  }
+  return next;
+};
+
 const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): DaemonJobState => {
   const at = event.at;
   switch (event.type) {
@@ -97,9 +105,11 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
       // Not GenerationStarted: the runs of the generation before carry on as they are.
       return { ...state, observedGeneration: event.generation };
     case 'DaemonJobSuspended':
-    case 'DaemonJobResumed':
-      // Informational: SpecObserved before them holds spec.suspend.
+      // Informational: SpecObserved before it holds spec.suspend.
       return state;
+    case 'DaemonJobResumed':
+      // Nodes held only by the suspension no longer are (their node-runs are woken).
+      return clearSuspensionHolds(state, owned);
     case 'NodeJoinedTargets':
       return putNode(
         state,
