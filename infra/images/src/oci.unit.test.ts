@@ -177,7 +177,7 @@ describe('isStaticElf', () => {
     buf.writeBigUInt64LE(64n, 0x20);
     buf.writeUInt16LE(56, 0x36);
     buf.writeUInt16LE(programTypes.length, 0x38);
-    programTypes.forEach((t, i) => buf.writeUInt32LE(t, 64 + i * 56));
+    for (const [i, t] of programTypes.entries()) buf.writeUInt32LE(t, 64 + i * 56);
     return buf;
   };
   it('tells a binary with an interpreter from one without', () => {
