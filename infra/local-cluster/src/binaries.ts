@@ -18,9 +18,9 @@ export const BINARIES = [
  * The script's progress goes straight to our stderr: a cold build takes many minutes and must not
  * look like a hang.
  */
-export async function ensureBinaries(): Promise<string> {
+export async function ensureBinaries(extras: readonly 'kubelet'[] = []): Promise<string> {
   const script = join(PACKAGE_DIR, 'build-binaries.sh');
-  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', [script, ...extras], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -33,7 +33,7 @@ export async function ensureBinaries(): Promise<string> {
   if (code !== 0) throw new Error(`${script} failed with exit code ${code} (see its output above)`);
   const binDir = stdout.trim().split('\n').pop()?.trim();
   if (!binDir) throw new Error(`${script} printed no bin directory`);
-  for (const name of BINARIES) {
+  for (const name of [...BINARIES, ...extras]) {
     await access(join(binDir, name), constants.X_OK).catch(() => {
       throw new Error(`${name} is missing from ${binDir}: delete ${binDir}/.complete and run up again`);
     });
@@ -56,22 +56,36 @@ export function ensureRedisSentinel(log: Logger): Promise<string> {
 
 /** The program of the Debian package of the same name, installed with apt-get when missing. */
 async function ensureDebianProgram(name: 'redis-server' | 'redis-sentinel', log: Logger): Promise<string> {
-  const found = onPath(name);
-  if (found) return found;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `${name} is not installed: run \`sudo apt-get update && sudo apt-get install -y ${name}\``,
-    );
-  }
-  log(`${name} not found: installing Debian's ${name} (apt-get)`);
-  await run('apt-get', ['update', '-qq']);
-  await run('apt-get', ['install', '-y', '-qq', name]);
+  await ensureDebianPackages([{ name, present: () => onPath(name) !== undefined }], log);
   const installed = onPath(name);
   if (!installed) throw new Error(`apt-get installed ${name} but it is not on PATH`);
   return installed;
 }
 
-function onPath(name: string): string | undefined {
+/** A Debian package and how to tell it is there (a program on PATH, a file). */
+export interface DebianPackage {
+  readonly name: string;
+  readonly present: () => boolean;
+}
+
+/** Installs (apt-get update + install, as root) those of `packages` that are missing; one apt run. */
+export async function ensureDebianPackages(packages: readonly DebianPackage[], log: Logger): Promise<void> {
+  const missing = packages.filter((p) => !p.present()).map((p) => p.name);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `not installed: ${missing.join(', ')}; run \`sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}\``,
+    );
+  }
+  log(`not found: installing Debian's ${missing.join(', ')} (apt-get)`);
+  await run('apt-get', ['update', '-qq']);
+  await run('apt-get', ['install', '-y', '-qq', ...missing]);
+  const still = packages.filter((p) => !p.present()).map((p) => p.name);
+  if (still.length > 0) throw new Error(`apt-get installed ${still.join(', ')} but they are still missing`);
+}
+
+/** The first `name` on PATH that is executable. */
+export function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {
