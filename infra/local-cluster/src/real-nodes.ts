@@ -3,7 +3,7 @@
 // the local pause and placeholder images imported, and an upstream kubelet built from the same Go
 // module as the control plane. Start and teardown; the host-side details are in real-node-host.ts.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,16 +14,19 @@ import type { ProcessSpec } from './control-plane';
 import { isAlive, type SpawnedDaemon, stopGroups } from './daemon';
 import { writeKubeconfig } from './kubeconfig';
 import type { Logger } from './log';
-import { removeDir } from './mounts';
+import { mountsUnder, removeDir } from './mounts';
 import { createNodeCertificates } from './pki';
 import { freePorts } from './ports';
 import { CNI_BIN_DIR, cniConfig, containerdConfig, kubeletConfig, realNodeLayout } from './real-node-config';
 import {
+  cgroupHierarchies,
+  cgroupPids,
   createCgroupRoot,
   deleteLink,
   freeSlots,
   hostAddress,
   ipForward,
+  linkExists,
   processesMatching,
   programRunning,
   removeCgroupRoot,
@@ -273,8 +276,39 @@ export async function stopRealNodes(state: ClusterState, log: Logger): Promise<v
   }
   await removeDir(root);
   await removeMachineLeftovers();
+  const left = realNodeLeftovers(state.stateDir, records);
+  if (left.length > 0) throw new Error(`left behind: ${left.join('; ')}`);
   if (state.ipForwardBefore === '0' && !programRunning('kubelet') && ipForward() !== '0')
     await setIpForward('0');
+}
+
+/**
+ * What of the real nodes `records` is still on the machine: mounts below the state dir, their
+ * bridges, cgroups, processes (kubelet, containerd, shims, pods) and libcni cache files. Empty
+ * after a complete `down`.
+ */
+export function realNodeLeftovers(stateDir: string, records: readonly RealNodeRecord[]): string[] {
+  const left = mountsUnder(stateDir).map((m) => `mount ${m}`);
+  for (const r of records) {
+    const node = realNodeLayout(realNodesRoot(stateDir), r.name, r.slot);
+    if (linkExists(node.bridge)) left.push(`bridge ${node.bridge}`);
+    for (const h of cgroupHierarchies())
+      if (existsSync(join(h, node.cgroupRoot))) left.push(`cgroup ${join(h, node.cgroupRoot)}`);
+    for (const pid of [...processesMatching(node.root), ...cgroupPids(node.cgroupRoot)])
+      left.push(`process ${pid} of ${r.name}`);
+    for (const f of safeReaddir('/var/lib/cni/results'))
+      if (f.startsWith(`${node.network}-`)) left.push(`/var/lib/cni/results/${f}`);
+    if (existsSync(node.root)) left.push(`dir ${node.root}`);
+  }
+  return left;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** The node's pod sandboxes (ids, network namespaces), read from containerd's container specs. */
