@@ -27,7 +27,7 @@ export {
 export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
 export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
-export { realNodeLeftovers } from './real-nodes';
+export { realNodeLeftovers } from './real-node-teardown';
 export { currentPrimary, LOCAL_MASTER_NAME, type SentinelTopology } from './redis-sentinel';
 export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
 export { type ClusterState, type RealNodeRecord, readState } from './state';

@@ -4,7 +4,7 @@ import { type Logger, stderrLogger } from './log';
 import { removeDir } from './mounts';
 import { stateLayout } from './paths';
 import { killOrphanedPods } from './pod-pids';
-import { stopRealNodes } from './real-nodes';
+import { stopRealNodes } from './real-node-teardown';
 import { readState } from './state';
 
 // Kept free of the Kubernetes client so `down` starts fast.
