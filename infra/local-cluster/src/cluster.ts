@@ -24,8 +24,9 @@ import { defaultStateDir, stateLayout } from './paths';
 import { createPki } from './pki';
 import { freePorts } from './ports';
 import { apiserverReady, componentHealthy, etcdHealthy, redisPing, waitReady } from './readiness';
-import { ipForward } from './real-node-host';
-import { ensureRealNodeDeps, startRealNodes } from './real-nodes';
+import { realNodeLayout } from './real-node-config';
+import { cgroupPids, ipForward } from './real-node-host';
+import { ensureRealNodeDeps, realNodesRoot, startRealNodes } from './real-nodes';
 import {
   LOCAL_MASTER_NAME,
   type SentinelPorts,
@@ -193,6 +194,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     : killOnExit(
         () => started.map((d) => d.record.pid),
         () => kubelet,
+        () => realNodes.map((n) => realNodeLayout(realNodesRoot(stateDir), n.name, n.slot).cgroupRoot),
       );
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -453,10 +455,25 @@ async function holdsLease(client: KubeClient, identity: string): Promise<boolean
  * Ties an attached cluster to this process: on exit or a termination signal every daemon group and
  * pod is killed at once (handlers cannot await). Returns a function removing the handlers.
  */
-function killOnExit(pids: () => number[], kubelet: () => StandInKubelet | undefined): () => void {
+function killOnExit(
+  pids: () => number[],
+  kubelet: () => StandInKubelet | undefined,
+  realNodeCgroups: () => string[],
+): () => void {
   const killAll = () => {
     kubelet()?.killNow();
     killGroupsNow(pids());
+    // A real node's pods outlive its kubelet and containerd (their shims are not in its group).
+    // Their bridges, cgroups and mounts need `down` with the state file.
+    for (const root of realNodeCgroups()) {
+      for (const pid of cgroupPids(root)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const onSignal = (signal: NodeJS.Signals) => {
