@@ -52,8 +52,8 @@ async function releaseSlot(deps: NodeRunDeps, data: NodeRunData): Promise<void> 
  * Parks the job until `at` (or an earlier wake-up) without holding a worker slot. A wake that came
  * while this step was running (the flag RunFlows.wake leaves) promotes the job at once.
  */
-async function park(
-  deps: NodeRunDeps,
+export async function park(
+  deps: Pick<NodeRunDeps, 'flows'>,
   job: Job,
   token: string | undefined,
   at: number,
