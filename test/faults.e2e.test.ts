@@ -321,9 +321,11 @@ describe('faults: nothing is lost or duplicated when a component, Redis or the A
     await killApp(agents.get(victim) as AppProcess);
     const since = performance.now();
     startAgent(victim);
+    let last: Overlay | undefined;
     const done = await waitFor(
       async () => {
         const o = await overlay();
+        last = o;
         const entries = o?.status?.nodes ?? [];
         return o?.status?.phase === 'Ready' &&
           o.status.observedResetGeneration === 1 &&
@@ -333,7 +335,8 @@ describe('faults: nothing is lost or duplicated when a component, Redis or the A
       },
       { description: 'o1 reset on every node', timeoutMs: 90_000 },
     ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${describeOutput(procs)}`);
+      // The overlay's last status says which node or which aggregation step did not get there.
+      throw new Error(`${err.message}\nlast o1: ${JSON.stringify(last)}\n${describeOutput(procs)}`);
     });
     console.log(
       `[faults] node agent killed during a reset: Ready at generation 1 ${ms(since)} after its restart`,
