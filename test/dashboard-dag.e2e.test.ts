@@ -1,14 +1,16 @@
 // The DAG page of the dashboard in a real browser (Debian's Chromium via playwright-core): a
 // namespace's DaemonJobs as the `after` graph, coloured by phase, updated without a reload, and the
 // per-node table of a clicked job (status plus the history folded from the job's log in Redis).
+// The page reads the jobs from the watcher's world, so a real watcher runs here, as in production.
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
-import { Resources } from '@reaper-flow/k8s';
+import { KubeClient, Resources } from '@reaper-flow/k8s';
 import { createRedis, DaemonJobStore } from '@reaper-flow/queue';
-import { createLogger, loadConfig } from '@reaper-flow/runtime';
+import { createLogger, createMetrics, loadConfig } from '@reaper-flow/runtime';
+import { startWatcher, type Watcher } from '@reaper-flow/watcher';
 import type { Redis } from 'ioredis';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +55,8 @@ describe('dashboard DAG page', () => {
   let redis: Redis;
   let dashboard: Dashboard;
   let browser: Browser;
+  let watcher: Watcher | undefined;
+  let watcherKube: KubeClient | undefined;
 
   const setStatus = (name: string, status: Record<string, unknown>) =>
     t.client.patch(
@@ -70,6 +74,8 @@ describe('dashboard DAG page', () => {
         REAPER_FLOW_PREFIX: t.queuePrefix,
         DASHBOARD_PORT: '0',
         DASHBOARD_PASSWORD: password,
+        KUBECONFIG: testEnv().kubeconfigPath,
+        REAPER_FLOW__WATCHER__LEASE_NAMESPACE: t.namespace,
       },
     });
     redis = createRedis({ url: config.redis.url }, 'worker');
@@ -125,7 +131,14 @@ describe('dashboard DAG page', () => {
       config,
       redis,
       logger: createLogger('dashboard-test', 'warn'),
-      kube: t.client,
+    });
+    watcherKube = await KubeClient.create({ kubeconfigPath: testEnv().kubeconfigPath });
+    watcher = await startWatcher({
+      config,
+      kube: watcherKube,
+      logger: createLogger('dag-watcher', 'warn'),
+      metrics: createMetrics('watcher'),
+      identity: `dag-${t.namespace}`,
     });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   }, 60_000);
@@ -133,6 +146,8 @@ describe('dashboard DAG page', () => {
   afterAll(async () => {
     await browser?.close();
     await dashboard?.stop();
+    await watcher?.stop();
+    watcherKube?.close();
     if (redis) {
       const keys = await redis.keys(`${t.queuePrefix.replace(/[?[\]\\*]/g, '\\$&')}:*`);
       if (keys.length) await redis.unlink(...keys);

@@ -46,7 +46,6 @@ describe('kubectl reaper', () => {
       config: { ...apps.config, dashboard: { ...apps.config.dashboard, port: 0, password, enabled: true } },
       redis,
       logger: createLogger('dashboard', 'warn'),
-      kube: client,
     });
 
   const pluginEnv = () => ({

@@ -1,6 +1,5 @@
 import { type DaemonJobEventOf, foldHistory, isDaemonJobEvent, waitingFor } from '@reaper-flow/domain';
-import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
-import { DaemonJobStore, QueueNames, runJobId } from '@reaper-flow/queue';
+import { DaemonJobStore, QueueNames, runJobId, WorldStore } from '@reaper-flow/queue';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type DagJob, layoutDag } from './dag-layout';
@@ -58,8 +57,6 @@ export interface DaemonJobRoutesOptions {
   readonly redis: Redis;
   readonly prefix: string;
   readonly logMaxLen: number;
-  /** Reads the DaemonJobs for the DAG page; without it the page answers 503. */
-  readonly kube?: KubeClient | undefined;
 }
 
 /**
@@ -72,6 +69,9 @@ export interface DaemonJobRoutesOptions {
  */
 export function registerDaemonJobRoutes(app: FastifyInstance, opts: DaemonJobRoutesOptions): void {
   const store = new DaemonJobStore(opts.redis, opts.prefix, opts.logMaxLen);
+  // The DAG page draws the DaemonJobs as the watcher stored them: no API request per poll and no
+  // list permission, like the scheduler's reconciles. A view a moment behind the API is harmless.
+  const world = new WorldStore(opts.redis, opts.prefix, opts.logMaxLen);
 
   app.get<{ Params: { namespace: string; name: string } }>(
     '/api/v1/namespaces/:namespace/reaperdaemonjobs/:name/history',
@@ -97,15 +97,9 @@ export function registerDaemonJobRoutes(app: FastifyInstance, opts: DaemonJobRou
     const { namespace } = request.params;
     if (!DNS_LABEL.test(namespace))
       return reply.code(400).send({ message: 'namespace must be a Kubernetes name' });
-    if (!opts.kube) return reply.code(503).send({ message: 'this dashboard has no Kubernetes client' });
-    try {
-      const list = await opts.kube.listAll<DaemonJobLike>(Resources.reaperDaemonJobs, { namespace });
-      const jobs = list.items.map(toDagJob).sort((a, b) => a.name.localeCompare(b.name));
-      return { namespace, ...layoutDag(jobs) };
-    } catch (err) {
-      if (err instanceof ApiError) return reply.code(502).send({ message: err.message });
-      throw err;
-    }
+    const stored = await world.list<DaemonJobLike>('ReaperDaemonJob', namespace);
+    const jobs = stored.map(toDagJob).sort((a, b) => a.name.localeCompare(b.name));
+    return { namespace, ...layoutDag(jobs) };
   });
 
   app.get<{ Querystring: { namespace?: string } }>('/dag', async (_request, reply) => {

@@ -2,7 +2,6 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { ReaperError } from '@reaper-flow/domain';
-import type { KubeClient } from '@reaper-flow/k8s';
 import { isRedisConnectionError, QueueNames, RedisHealth } from '@reaper-flow/queue';
 import type { Config, Logger } from '@reaper-flow/runtime';
 import { Queue } from 'bullmq';
@@ -29,8 +28,6 @@ export interface DashboardOptions {
    * default: outage errors of the dashboard's queues are dropped, other Redis errors logged.
    */
   readonly redisHealth?: RedisHealth | undefined;
-  /** Reads the DaemonJobs the DAG page draws (the scheduler passes its own client). */
-  readonly kube?: KubeClient | undefined;
 }
 
 export interface Dashboard {
@@ -178,7 +175,6 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     redis,
     prefix,
     logMaxLen: config.queues.retention.eventLogMaxLen,
-    kube: opts.kube,
   });
   await app.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
   try {

@@ -40,8 +40,6 @@ if (config.dashboard.enabled) {
       redisHealth,
       logger,
       nodeNames: async () => (await world.keys('Node')).map((k) => k.name),
-      // The DAG page reads the DaemonJobs with the scheduler's own client (it may list them).
-      kube,
     });
     logger.info({ url: dashboard.url }, 'dashboard serving');
   } catch (err) {
