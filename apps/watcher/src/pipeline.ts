@@ -12,13 +12,13 @@ import {
   isRedisConnectionError,
   type ReconcileKind,
   type ReconcileQueue,
+  type RedisClient,
   type RedisHealth,
   RedisKeys,
   type WatchRecord,
   type WorldStore,
 } from '@reaper-flow/queue';
 import type { Logger, Metrics } from '@reaper-flow/runtime';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type MapperCaches, mapChange, nodeChanged, type WatchedKind } from './mapper';
 import { type StoredObject, toStoredObject } from './projection';
@@ -53,7 +53,7 @@ const Stored = z.looseObject({
 
 export interface PipelineDeps {
   readonly kube: InformerKube;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   readonly world: WorldStore;
   readonly queues: ReadonlyMap<ReconcileKind, ReconcileQueue>;

@@ -27,6 +27,7 @@ export {
 export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
 export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
+export { type ClusterTopology, clusterPrimaryOf, clusterProcessName } from './redis-cluster';
 export { currentPrimary, LOCAL_MASTER_NAME, type SentinelTopology } from './redis-sentinel';
 export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
 export { type ClusterState, readState } from './state';

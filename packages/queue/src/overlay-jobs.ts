@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
 import type { RetentionOptions } from './reconcile-queue';
+import type { RedisClient } from './redis';
 
 /**
  * Work for one node's agent on one overlay:
@@ -36,7 +36,7 @@ export class OverlayNodeQueues {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly opts: {
       prefix: string;
       retention: RetentionOptions;
