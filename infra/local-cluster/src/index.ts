@@ -25,6 +25,7 @@ export {
   setNodeReady,
 } from './nodes';
 export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
+export { freePorts } from './ports';
 export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
 export { type ClusterTopology, clusterPrimaryOf, clusterProcessName } from './redis-cluster';
