@@ -25,10 +25,10 @@ export interface SentinelConnectionOptions {
 
 /** The `redis` section of the configuration, as far as a connection needs it. */
 export interface RedisConnectionOptions {
-  /** `standalone` (default): `url`; `sentinel`: the primary the sentinels name. */
+  /** `standalone` (default): `url`; `sentinel`: the primary the sentinels name; `cluster`: `cluster.nodes`. */
   readonly mode?: 'standalone' | 'sentinel' | 'cluster' | undefined;
   readonly url: string;
-  /** Overrides the password in the URL; in sentinel mode, the data nodes' password. */
+  /** Overrides the password in the URL; in sentinel and cluster mode, the data nodes' password. */
   readonly password?: string | undefined;
   readonly username?: string | undefined;
   /** Use TLS to the data nodes even for a redis:// URL (rediss:// always does). */
