@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest';
 // - no import cycle between files, and none between workspace packages.
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['packages', 'apps', 'infra/local-cluster/src', 'test', 'scripts', 'bench'];
+const SOURCE_DIRS = [
+  'packages',
+  'apps',
+  'infra/images/src',
+  'infra/local-cluster/src',
+  'test',
+  'scripts',
+  'bench',
+];
 
 function sourceFiles(dir: string): string[] {
   let entries: string[];

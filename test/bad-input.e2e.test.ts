@@ -539,7 +539,7 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
       await store.appendInbox(ns(), 'inbox-owner', { type: 'Explode', runId: 'r' }),
       await store.appendInbox(ns(), 'inbox-owner', { type: 'FinishNodeRun', runId: 5, node: nodeA }),
       (await redis.xadd(
-        RedisKeys.djobInbox(t.queuePrefix, ns(), 'inbox-owner'),
+        RedisKeys.djob(t.queuePrefix, ns(), 'inbox-owner').inbox,
         '*',
         'command',
         '{not json',

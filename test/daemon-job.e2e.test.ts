@@ -383,17 +383,23 @@ describe('ReaperDaemonJob engine', () => {
   it('a joining node runs alone, a reboot re-runs, a removed label deletes the node ReaperPod', {
     timeout: 90_000,
   }, async () => {
+    const extra = `dj-${suite}-extra`;
+    const [n1] = nodeNames as [string];
+    await client.patch(Resources.nodes, n1, 'merge', { metadata: { labels: { follow: 'yes' } } });
     await apply('follow-nodes', {
       command: ['/bin/sh', '-c', 'true'],
       nodeSelector: selector({ follow: 'yes' }),
     });
-    const extra = `dj-${suite}-extra`;
-    const [n1] = nodeNames as [string];
-    await client.patch(Resources.nodes, n1, 'merge', { metadata: { labels: { follow: 'yes' } } });
-    const first = await waitFor(jobInPhase('follow-nodes', 'Completed'), {
-      description: 'follow-nodes Completed on 1 node',
-    });
-    expect(first.status?.totalNodes).toBe(1);
+    // If the job's first reconcile comes before the watcher stored the label, it completes on zero
+    // nodes and then runs on n1 as a joining node: wait for the run on n1, not the first Completed.
+    const first = await waitFor(
+      async () => {
+        const job = await jobInPhase('follow-nodes', 'Completed')();
+        return job?.status?.totalNodes === 1 ? job : undefined;
+      },
+      { description: 'follow-nodes Completed on 1 node' },
+    );
+    expect(first.status?.readyNodes).toBe(1);
     const n1Run = (await listReaperPods('follow-nodes'))[0]?.metadata.annotations?.['reaper.io/run-id'];
 
     await addNode(client, { name: extra, labels: { [GROUP_LABEL]: suite, follow: 'yes' } });

@@ -1,31 +1,24 @@
 // `kubectl reaper` run as an operator runs it: the executable spawned with KUBECONFIG against the
 // shared test cluster, the apps in-process, the dashboard (the history server) started beside them.
 // Asserts what each subcommand prints, and that history reports the attempts the ReaperPods had.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
-import { addNode, removeNode } from '@reaper-flow/local-cluster';
+import { addNode, nodeLayout, removeNode } from '@reaper-flow/local-cluster';
 import { createRedis } from '@reaper-flow/queue';
 import { createLogger } from '@reaper-flow/runtime';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestNamespace, waitFor } from './harness/index';
 import { type RunningApps, startApps } from './support/apps';
+import { runPlugin, startPlugin } from './support/kubectl-reaper';
 import { ReaperPodTimeline } from './support/reaper-pod-timeline';
 
-const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kubectl-reaper');
 const suite = randomBytes(3).toString('hex');
 const GROUP_LABEL = 'reaper.io/test-group';
 const nodes = [`kr-${suite}-a`, `kr-${suite}-b`];
-
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 interface HistoryJson {
   nodes: {
@@ -56,30 +49,13 @@ describe('kubectl reaper', () => {
       kube: client,
     });
 
+  const pluginEnv = () => ({
+    KUBECONFIG: testEnv().kubeconfigPath,
+    REAPER_HISTORY_URL: dashboard.url,
+    REAPER_DASHBOARD_PASSWORD: password,
+  });
   /** Runs the plugin like a user (a child process with KUBECONFIG and the history URL the demo prints). */
-  const reaper = (args: readonly string[], timeoutMs = 45_000): Promise<Result> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(PLUGIN, [...args], {
-        env: {
-          ...process.env,
-          KUBECONFIG: testEnv().kubeconfigPath,
-          REAPER_HISTORY_URL: dashboard.url,
-          REAPER_DASHBOARD_PASSWORD: password,
-          NO_COLOR: '1',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const reaper = (args: readonly string[], timeoutMs = 45_000) => runPlugin(args, pluginEnv(), timeoutMs);
   const ns = () => ['-n', t.namespace];
 
   const apply = (name: string, spec: Record<string, unknown>) =>
@@ -139,7 +115,7 @@ describe('kubectl reaper', () => {
   });
 
   it('tree draws the after DAG with phases and, with --nodes, every node; -o json for scripts', {
-    timeout: 30_000,
+    timeout: 60_000,
   }, async () => {
     const tree = await reaper(['tree', ...ns()]);
     expect(tree.code).toBe(0);
@@ -175,7 +151,7 @@ describe('kubectl reaper', () => {
   });
 
   it('logs prefixes every line with its node; --failed and --node narrow it; rpod/NAME too', {
-    timeout: 30_000,
+    timeout: 60_000,
   }, async () => {
     const all = await reaper(['logs', 'rdjob/base', ...ns()]);
     expect(all.code).toBe(0);
@@ -187,6 +163,57 @@ describe('kubectl reaper', () => {
     const rpod = timeline.of('base', nodes[0])[0]?.name as string;
     const single = await reaper(['logs', `rpod/${rpod}`, ...ns()]);
     expect(single.stdout).toBe(`[${nodes[0]}] line one\n[${nodes[0]}] line two\n`);
+  });
+
+  it('logs -f prints the lines written after it started, prefixed by node, and ends when the job finishes', {
+    timeout: 60_000,
+  }, async () => {
+    // Each node's command prints, then waits for a file the test writes into its hostPath volume
+    // (the stand-in kubelet keeps hostPath volumes under the node's dir), then prints again.
+    const hostPath = `/kr-signal-${suite}`;
+    await apply('follow', {
+      command: [
+        '/bin/sh',
+        '-c',
+        'echo waiting; while [ ! -e /signal/go ]; do sleep 0.1; done; echo released',
+      ],
+      nodeSelector: selector,
+      volumes: [{ name: 'signal', mountPath: '/signal', hostPath }],
+    });
+    await waitFor(() => nodes.every((n) => timeline.of('follow', n)[0]?.phase === 'Running'), {
+      description: 'follow Running on both nodes',
+      timeoutMs: 40_000,
+    });
+    await waitFor(
+      async () => {
+        const job = await client.get<{ status?: { nodeStatuses?: { reaperPodName?: string }[] } }>(
+          Resources.reaperDaemonJobs,
+          'follow',
+          { namespace: t.namespace },
+        );
+        return job?.status?.nodeStatuses?.filter((n) => n.reaperPodName).length === nodes.length;
+      },
+      { description: "follow's status naming both nodes' ReaperPods" },
+    );
+    const following = startPlugin(['logs', 'rdjob/follow', '-f', ...ns()], pluginEnv(), 50_000);
+    await waitFor(() => nodes.every((n) => following.stdout().includes(`[${n}] waiting\n`)), {
+      description: 'logs -f to show what both nodes printed so far',
+    });
+    expect(following.child.exitCode).toBeNull();
+    expect(following.stdout()).not.toContain('released');
+    const kubeletStateDir = testEnv().kubeletStateDir;
+    expect(kubeletStateDir, 'the stand-in kubelet state dir').not.toBe('');
+    for (const node of nodes) {
+      await writeFile(join(nodeLayout(kubeletStateDir, node).hostDir, hostPath.slice(1), 'go'), '');
+    }
+    const done = await following.done;
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect(done.stdout.split('\n').filter(Boolean).sort()).toEqual(
+      nodes.flatMap((n) => [`[${n}] released`, `[${n}] waiting`]).sort(),
+    );
+    // It ended because the Pods did: the job finishes on both nodes.
+    expect((await reaper(['wait', 'rdjob/follow', ...ns(), '--timeout', '30s'])).code).toBe(0);
   });
 
   it('history has the attempts the ReaperPods had, also from a restarted history server', {
@@ -303,7 +330,7 @@ describe('kubectl reaper', () => {
       expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[${node}\\] reset, ready`)));
   });
 
-  it('wait gives up with exit 2 at its timeout; usage mistakes exit 2', { timeout: 30_000 }, async () => {
+  it('wait gives up with exit 2 at its timeout; usage mistakes exit 2', { timeout: 60_000 }, async () => {
     await apply('stuck', { command: ['/bin/true'], nodeSelector: selector, after: ['no-such-job'] });
     const out = await reaper(['wait', 'rdjob/stuck', ...ns(), '--timeout', '2s']);
     expect(out.code).toBe(2);

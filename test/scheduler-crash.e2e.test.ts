@@ -3,9 +3,8 @@
 // created twice for the same node-run attempt (creations counted from the watcher's event log).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { KubeClient, Resources } from '@reaper-flow/k8s';
-import { addNode, REPO_ROOT, removeNode } from '@reaper-flow/local-cluster';
+import { addNode, builtAppArgs, REPO_ROOT, removeNode } from '@reaper-flow/local-cluster';
 import { createRedis, WorldStore } from '@reaper-flow/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestNamespace, waitFor } from './harness/index';
@@ -26,7 +25,7 @@ describe('scheduler killed with SIGKILL in the middle of a run', () => {
 
   function start(app: 'watcher' | 'scheduler'): App {
     const env = testEnv();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, `apps/${app}/src/main.ts`)], {
+    const child = spawn(process.execPath, builtAppArgs(app), {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

@@ -1,16 +1,17 @@
-// Child processes of the bench (watcher, scheduler, stand-in kubelet): started with `node --import
-// tsx <entry>`, output to a log file, measured through /proc, stopped with SIGTERM then SIGKILL.
+// Child processes of the bench: the built watcher and scheduler (`node --enable-source-maps
+// dist/<app>/main.js`, what the images run) and the stand-in kubelet (a dev tool, through tsx);
+// output to a log file, measured through /proc, stopped with SIGTERM then SIGKILL.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { REPO_ROOT } from '@reaper-flow/local-cluster';
+import { type BuiltApp, builtAppArgs, REPO_ROOT } from '@reaper-flow/local-cluster';
 import { type ProcSample, readProc } from './proc';
 
 export interface ChildSpec {
   readonly name: string;
-  /** Entry file, relative to the repository root. */
-  readonly entry: string;
+  /** What runs: a built app, or a TypeScript dev tool (entry relative to the repository root) under tsx. */
+  readonly run: { readonly app: BuiltApp } | { readonly tsxEntry: string };
   readonly args?: readonly string[];
   /** Extra node flags (e.g. --cpu-prof). */
   readonly nodeFlags?: readonly string[];
@@ -53,7 +54,12 @@ export class ChildApp {
     try {
       child = spawn(
         process.execPath,
-        [...(spec.nodeFlags ?? []), '--import', 'tsx', spec.entry, ...(spec.args ?? [])],
+        [
+          ...('app' in spec.run
+            ? builtAppArgs(spec.run.app, spec.nodeFlags)
+            : [...(spec.nodeFlags ?? []), '--import', 'tsx', spec.run.tsxEntry]),
+          ...(spec.args ?? []),
+        ],
         {
           cwd: REPO_ROOT,
           env: spec.env,

@@ -60,14 +60,14 @@ export class Engine {
     const { config, env } = Engine.configFor(opts);
     const start = async (app: AppName) => {
       const port = await freePort();
-      // One dir per app: node writes a profile per thread (the main thread, and tsx's module-hooks
-      // worker), so a fixed --cpu-prof-name would let one overwrite the other.
+      // One dir per app: node writes a profile per thread (the main thread and any worker), so a
+      // fixed --cpu-prof-name would let one overwrite the other.
       const profile = opts.cpuProfileDir
         ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfileDir, app)]
         : [];
       return ChildApp.start({
         name: app,
-        entry: `apps/${app}/src/main.ts`,
+        run: { app },
         nodeFlags: profile,
         env: { ...process.env, ...env, METRICS_PORT: String(port) },
         logFile: join(opts.resultsDir, `${app}.log`),

@@ -262,7 +262,7 @@ async function main(): Promise<void> {
         const s = await summarizeProfile(join(dir, f));
         const summary = renderProfile(s);
         await writeFile(join(dir, `${f}.md`), `${summary}\n`);
-        // The module-hooks worker thread of tsx is near-idle: only the busy (main) thread is reported.
+        // A near-idle thread (a worker besides the main one) is left out: only busy threads are reported.
         if (s.busyMs > 0.05 * s.totalMs || files.length === 1) {
           results.profile.push({ file: `profile/${app}/${f}`, summary });
         }

@@ -8,6 +8,7 @@
 # binary added since gets only that binary built.
 #
 # Usage: build-binaries.sh            -> prints the bin directory on stdout
+#        build-binaries.sh kubelet    -> also builds kubelet (only the real-node cluster needs it)
 # Env:   REAPER_FLOW_CACHE (default ~/.cache/reaper-flow)
 set -euo pipefail
 
@@ -19,6 +20,14 @@ cache_root="${REAPER_FLOW_CACHE:-$HOME/.cache/reaper-flow}"
 out="$cache_root/k8s-$k8s_version-etcd-$etcd_version/bin"
 stamp="$out/.complete"
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+# Optional extras, built only when asked for; same module, same ldflags, same cache.
+extras=()
+for arg in "$@"; do
+  case "$arg" in
+    kubelet) extras+=(kubelet) ;;
+    *) printf 'build-binaries.sh: unknown binary %s (known extras: kubelet)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -26,6 +35,7 @@ complete() {
   [[ -f "$stamp" ]] || return 1
   local name
   for name in "${binaries[@]}"; do [[ -x "$out/$name" ]] || return 1; done
+  for name in "${extras[@]}"; do [[ -x "$out/$name" ]] || return 1; done
 }
 
 if complete; then
@@ -77,6 +87,9 @@ build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ldflags_k8s"
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldflags_k8s"
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$ldflags_k8s"
 build kubectl k8s.io/kubernetes/cmd/kubectl "$ldflags_k8s"
+for name in "${extras[@]}"; do
+  build "$name" "k8s.io/kubernetes/cmd/$name" "$ldflags_k8s"
+done
 
 touch "$stamp"
 log "all binaries ready in $out"

@@ -4,6 +4,9 @@
 // - otherwise: start a local cluster (no nodes; tests add their own) in a temp state dir, attached to
 //   this process, with the stand-in kubelet.
 // Then apply infra/crds/*.yaml and wait until they are Established.
+// First of all the apps are built if their bundles are stale (`npm test` has just built them): the
+// tests start dist/<app>/main.js, what ships, so a test run after a source edit must not run old code.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,6 +42,9 @@ declare module 'vitest' {
 const log = stderrLogger('test-harness');
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-apps.mjs'), '--if-stale'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   let cluster: LocalCluster | undefined;
   let kubelet: StandInKubelet | undefined;
   let tempDir: string | undefined;

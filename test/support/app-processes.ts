@@ -1,8 +1,8 @@
-// reaper-flow's apps as separate processes, the way they run in production, so tests can kill them
-// with real signals and start them again.
+// reaper-flow's apps as separate processes, the way they run in production (the built bundle,
+// `node --enable-source-maps dist/<app>/main.js`), so tests can kill them with real signals and start
+// them again.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO_ROOT } from '@reaper-flow/local-cluster';
+import { builtAppArgs, REPO_ROOT } from '@reaper-flow/local-cluster';
 import { waitFor } from '../harness/index';
 
 export type AppName = 'watcher' | 'scheduler' | 'node-agent';
@@ -17,9 +17,9 @@ export interface AppProcess {
   readonly exited: Promise<void>;
 }
 
-/** Starts an app's entry point with `env` over this process's environment. */
+/** Starts an app's built entry point with `env` over this process's environment. */
 export function spawnApp(app: AppName, label: string, env: Readonly<Record<string, string>>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, `apps/${app}/src/main.ts`)], {
+  const child = spawn(process.execPath, builtAppArgs(app), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,8 @@
-// Runs reaper-flow's apps as the Deployment/DaemonSet would: separate `node --import tsx` processes
+// Runs reaper-flow's apps as the Deployment/DaemonSet would: separate processes of the built apps
 // whose only Kubernetes credential is a token of their own ServiceAccount. For test/deploy.int.test.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { REPO_ROOT } from '@reaper-flow/local-cluster';
+import { builtAppArgs, REPO_ROOT } from '@reaper-flow/local-cluster';
 import { parse as parseYaml, stringify } from 'yaml';
 import { kubectl } from '../harness/index';
 
@@ -94,12 +94,12 @@ export interface AppProcess {
 const MAX_LINES = 5000;
 
 /**
- * Starts `node --import tsx apps/<app>/src/main.ts` from the repository root with exactly `env`
- * (plus PATH and HOME): nothing of the test process's environment, so its admin KUBECONFIG
- * cannot leak in.
+ * Starts `node --enable-source-maps dist/<app>/main.js` (the image's command) from the repository
+ * root with exactly `env` (plus PATH and HOME): nothing of the test process's environment, so its
+ * admin KUBECONFIG cannot leak in.
  */
 export function startAppProcess(app: AppName, env: Readonly<Record<string, string>>): AppProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+  const child: ChildProcess = spawn(process.execPath, builtAppArgs(app), {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,6 +18,8 @@ export interface ReaperPodRecord {
   /** performance.now() when it was first seen Succeeded or Failed. */
   finishedAt?: number;
   phase?: string;
+  /** The exit code its status reported, once it did. */
+  exitCode?: number;
 }
 
 interface ReaperPodLike {
@@ -30,7 +32,7 @@ interface ReaperPodLike {
     annotations?: Record<string, string>;
   };
   spec?: { nodeName?: string };
-  status?: { phase?: string };
+  status?: { phase?: string; exitCode?: number };
 }
 
 export class ReaperPodTimeline {
@@ -79,6 +81,7 @@ export class ReaperPodTimeline {
     }
     const phase = pod.status?.phase;
     if (phase) record.phase = phase;
+    if (pod.status?.exitCode !== undefined) record.exitCode = pod.status.exitCode;
     if ((phase === 'Succeeded' || phase === 'Failed') && record.finishedAt === undefined)
       record.finishedAt = now;
   }

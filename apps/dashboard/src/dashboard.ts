@@ -1,6 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import { ReaperError } from '@reaper-flow/domain';
 import type { KubeClient } from '@reaper-flow/k8s';
 import { isRedisConnectionError, QueueNames, type RedisClient, RedisHealth } from '@reaper-flow/queue';
 import type { Config, Logger } from '@reaper-flow/runtime';
@@ -44,8 +45,9 @@ export interface Dashboard {
 }
 
 /** Thrown when the dashboard is configured so that it must not start (no secret to check). */
-export class DashboardConfigError extends Error {
-  readonly code = 'DashboardConfig';
+export class DashboardConfigError extends ReaperError {
+  readonly code = 'dashboard.Config';
+  readonly terminal = true;
 }
 
 /** Bull Board is served at the root: the fastify register prefix and setBasePath must agree. */

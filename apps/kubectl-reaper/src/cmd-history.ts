@@ -17,8 +17,13 @@ export interface HistoryResponse {
   readonly nodes: readonly NodeHistory[];
 }
 
-/** Where the scheduler's dashboard is reached through the API server by default (infra/deploy). */
-export const DEFAULT_DASHBOARD_SERVICE = 'reaper-system/reaper-flow-dashboard:3000';
+/**
+ * Where the scheduler's dashboard is reached through the API server by default (infra/deploy). No
+ * port: the Service has one, and RBAC matches the path's name segment as written, so a Role with
+ * `resourceNames: [reaper-flow-dashboard]` allows exactly this path (`name:port` would need
+ * `reaper-flow-dashboard:3000` there).
+ */
+export const DEFAULT_DASHBOARD_SERVICE = 'reaper-system/reaper-flow-dashboard';
 const DASHBOARD_SECRET = 'reaper-flow-dashboard';
 /**
  * The header the dashboard also reads credentials from: the API server authenticates the caller
@@ -44,9 +49,10 @@ function envAuthorization(env: NodeJS.ProcessEnv): string | undefined {
 /**
  * Reads the job's per-node history from the scheduler. Directly at `--history-url` (or
  * $REAPER_HISTORY_URL: the local cluster, where the scheduler is a process), otherwise through the
- * API server's Service proxy to $REAPER_DASHBOARD_SERVICE (default reaper-system/reaper-flow-dashboard:3000),
- * so kubectl access (services/proxy, and get on the dashboard Secret unless the credentials are in
- * the environment) is all an operator needs.
+ * API server's Service proxy to $REAPER_DASHBOARD_SERVICE (`namespace/name[:port]`, default
+ * reaper-system/reaper-flow-dashboard), so kubectl access (get on services/proxy of that Service,
+ * and get on the dashboard Secret unless the credentials are in the environment) is all an
+ * operator needs.
  */
 export async function fetchHistory(ctx: Context, flags: HistoryFlags): Promise<HistoryResponse | string> {
   const path = historyPath(ctx.namespace, flags.job);
@@ -63,9 +69,10 @@ export async function fetchHistory(ctx: Context, flags: HistoryFlags): Promise<H
     return (await res.json()) as HistoryResponse;
   }
   const service = ctx.env.REAPER_DASHBOARD_SERVICE ?? DEFAULT_DASHBOARD_SERVICE;
-  const m = /^([^/]+)\/([^:]+):(\d+)$/.exec(service);
-  if (!m) return `REAPER_DASHBOARD_SERVICE must look like namespace/name:port, got "${service}"`;
-  const [, svcNs = '', svcName = '', port = ''] = m;
+  const m = /^([^/:]+)\/([^/:]+)(?::([\w-]+))?$/.exec(service);
+  if (!m)
+    return `REAPER_DASHBOARD_SERVICE must look like namespace/name or namespace/name:port, got "${service}"`;
+  const [, svcNs = '', svcName = '', port] = m;
   let auth = envAuthorization(ctx.env);
   if (!auth) {
     const secret = await ctx.kube.get<{ data?: Record<string, string> }>(
@@ -83,7 +90,7 @@ export async function fetchHistory(ctx: Context, flags: HistoryFlags): Promise<H
   try {
     const text = await ctx.kube.request<string>(
       'GET',
-      `/api/v1/namespaces/${svcNs}/services/${svcName}:${port}/proxy${path}`,
+      `/api/v1/namespaces/${svcNs}/services/${port ? `${svcName}:${port}` : svcName}/proxy${path}`,
       { raw: true, headers: { [PROXIED_AUTH_HEADER]: auth }, signal: ctx.signal },
     );
     return JSON.parse(text) as HistoryResponse;

@@ -1,3 +1,4 @@
+import { ReaperError } from '@reaper-flow/domain';
 import { KubeClient } from '@reaper-flow/k8s';
 import { type Style, styleFor } from './style';
 
@@ -41,8 +42,9 @@ export async function createContext(flags: GlobalFlags, signal: AbortSignal): Pr
 }
 
 /** A usage mistake: printed with the usage hint, exit code 2. */
-export class UsageError extends Error {
-  readonly code = 'Usage';
+export class UsageError extends ReaperError {
+  readonly code = 'plugin.Usage';
+  readonly terminal = true;
 }
 
 /** `rdjob/NAME` (or `reaperdaemonjob/NAME`, ...) -> NAME, checking the kind. */

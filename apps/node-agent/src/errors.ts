@@ -1,12 +1,15 @@
+import { ReaperError } from '@reaper-flow/domain';
+
 /**
- * Error kinds of the node agent. Each has a stable `code`: BullMQ stores a failed job's error as
- * text in Redis, and the processor decides "retry or give up" from the code, not from `instanceof`.
+ * Error kinds of the node agent, in the project's one error shape (ReaperError): a stable code and
+ * whether retrying can help. BullMQ stores a failed job's error as text in Redis; the processor
+ * decides "retry or give up" with isTerminal, not with `instanceof`.
  */
 
 /** A namespace or overlay name that cannot be a path component in the runtime's layout. */
-export class InvalidOverlayNameError extends Error {
-  readonly code = 'InvalidOverlayName';
-  override readonly name = 'InvalidOverlayNameError';
+export class InvalidOverlayNameError extends ReaperError {
+  readonly code = 'agent.InvalidOverlayName';
+  readonly terminal = true;
 }
 
 /**
@@ -14,29 +17,19 @@ export class InvalidOverlayNameError extends Error {
  * directory is expected. Never retried: the same names and the same disk give the same answer,
  * and an operator has to look at the node.
  */
-export class UnsafePathError extends Error {
-  readonly code = 'UnsafePath';
-  override readonly name = 'UnsafePathError';
+export class UnsafePathError extends ReaperError {
+  readonly code = 'agent.UnsafePath';
+  readonly terminal = true;
 }
 
 /** Something still mounted below a path that is about to be removed; retried with backoff. */
-export class OverlayBusyError extends Error {
-  readonly code = 'OverlayBusy';
-  override readonly name = 'OverlayBusyError';
+export class OverlayBusyError extends ReaperError {
+  readonly code = 'agent.OverlayBusy';
+  readonly terminal = false;
 }
 
 /** The overlay's lock file is held by a live holder for longer than we wait; retried with backoff. */
-export class OverlayLockedError extends Error {
-  readonly code = 'OverlayLocked';
-  override readonly name = 'OverlayLockedError';
-}
-
-/** Error codes that no retry can fix: the job fails at once (BullMQ UnrecoverableError). */
-export const TERMINAL_AGENT_CODES: ReadonlySet<string> = new Set(['InvalidOverlayName', 'UnsafePath']);
-
-/** The stable code of an agent error, if `err` is one (works on errors that crossed Redis too). */
-export function agentErrorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
+export class OverlayLockedError extends ReaperError {
+  readonly code = 'agent.OverlayLocked';
+  readonly terminal = false;
 }

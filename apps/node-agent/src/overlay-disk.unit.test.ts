@@ -103,9 +103,9 @@ describe('path safety', () => {
     ['a/../../..', 'x'],
   ])('refuses namespace %j / name %j and touches nothing', async (namespace, name) => {
     const job = { namespace, name, uid: UID, generation: 1, requestId: 'gen-1' };
-    await expect(disk.ensure(job)).rejects.toMatchObject({ code: 'InvalidOverlayName' });
-    await expect(disk.reset(job)).rejects.toMatchObject({ code: 'InvalidOverlayName' });
-    await expect(disk.remove(job)).rejects.toMatchObject({ code: 'InvalidOverlayName' });
+    await expect(disk.ensure(job)).rejects.toMatchObject({ code: 'agent.InvalidOverlayName' });
+    await expect(disk.reset(job)).rejects.toMatchObject({ code: 'agent.InvalidOverlayName' });
+    await expect(disk.remove(job)).rejects.toMatchObject({ code: 'agent.InvalidOverlayName' });
     expect(await tree(stateDir)).toEqual([]);
     await outsideIntact();
   });
@@ -113,9 +113,9 @@ describe('path safety', () => {
   it('a symlinked namespace dir pointing outside is refused and the outside file survives', async () => {
     await mkdir(join(stateDir, 'overlay'), { recursive: true });
     await symlink(outside, join(stateDir, 'overlay', 'team-a'));
-    await expect(disk.ensure(target())).rejects.toMatchObject({ code: 'UnsafePath' });
-    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'UnsafePath' });
-    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'UnsafePath' });
+    await expect(disk.ensure(target())).rejects.toMatchObject({ code: 'agent.UnsafePath' });
+    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'agent.UnsafePath' });
+    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'agent.UnsafePath' });
     await outsideIntact();
     expect((await lstat(join(stateDir, 'overlay', 'team-a'))).isSymbolicLink()).toBe(true);
   });
@@ -126,8 +126,8 @@ describe('path safety', () => {
     await writeFile(join(outside, 'upper', 'host-file'), 'host');
     await mkdir(join(stateDir, 'overlay', 'team-a'), { recursive: true });
     await symlink(outside, join(stateDir, 'overlay', 'team-a', 'slurm'));
-    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'UnsafePath' });
-    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'UnsafePath' });
+    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'agent.UnsafePath' });
+    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'agent.UnsafePath' });
     expect(await readFile(join(outside, 'upper', 'host-file'), 'utf8')).toBe('host');
     expect(await readFile(join(outside, 'precious.txt'), 'utf8')).toBe('do not touch');
   });
@@ -136,13 +136,13 @@ describe('path safety', () => {
     await disk.ensure(target());
     await rm(p().mergedDir, { recursive: true });
     await symlink(outside, p().mergedDir);
-    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'UnsafePath' });
+    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'agent.UnsafePath' });
     await outsideIntact();
   });
 
   it('a lock file symlinked to a file outside is refused, and the file keeps its content', async () => {
     await symlink(join(outside, 'precious.txt'), p().lockFile);
-    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'UnsafePath' });
+    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'agent.UnsafePath' });
     await outsideIntact();
   });
 
@@ -150,12 +150,12 @@ describe('path safety', () => {
     await disk.ensure(target());
     await mkdir(join(stateDir, 'ns'), { recursive: true });
     await symlink(join(outside, 'precious.txt'), p().helperPidFile);
-    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'UnsafePath' });
+    await expect(disk.remove(target())).rejects.toMatchObject({ code: 'agent.UnsafePath' });
     await outsideIntact();
   });
 
   it('refuses the filesystem root as state dir', async () => {
-    await expect(OverlayDisk.open('/')).rejects.toMatchObject({ code: 'UnsafePath' });
+    await expect(OverlayDisk.open('/')).rejects.toMatchObject({ code: 'agent.UnsafePath' });
   });
 });
 
@@ -295,7 +295,7 @@ describe('lock', () => {
   it('waits for a live holder and gives up with OverlayLocked', async () => {
     const holder = spawnHelper();
     await writeFile(p().lockFile, JSON.stringify({ pid: holder.pid }));
-    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'OverlayLocked' });
+    await expect(disk.reset(reset(1))).rejects.toMatchObject({ code: 'agent.OverlayLocked' });
     expect(await readFile(p().lockFile, 'utf8')).toBe(JSON.stringify({ pid: holder.pid }));
   });
 

@@ -19,13 +19,13 @@ describe('overlay names', () => {
     'x'.repeat(64),
   ])('refuses %j with InvalidOverlayName', (bad) => {
     expect(() => validateOverlayLabel('name', bad)).toThrowError(
-      expect.objectContaining({ code: 'InvalidOverlayName' }),
+      expect.objectContaining({ code: 'agent.InvalidOverlayName' }),
     );
     expect(() => overlayPaths('/run/reaper', bad, 'ok')).toThrowError(
-      expect.objectContaining({ code: 'InvalidOverlayName' }),
+      expect.objectContaining({ code: 'agent.InvalidOverlayName' }),
     );
     expect(() => overlayPaths('/run/reaper', 'ok', bad)).toThrowError(
-      expect.objectContaining({ code: 'InvalidOverlayName' }),
+      expect.objectContaining({ code: 'agent.InvalidOverlayName' }),
     );
   });
 

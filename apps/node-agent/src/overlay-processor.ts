@@ -1,8 +1,6 @@
-import { isApiError } from '@reaper-flow/k8s';
-import { type OverlayJob, OverlayJobSchema } from '@reaper-flow/queue';
+import { errorCode, isTerminal, type OverlayJob, OverlayJobSchema } from '@reaper-flow/domain';
 import type { Logger } from '@reaper-flow/runtime';
 import { UnrecoverableError } from 'bullmq';
-import { agentErrorCode, TERMINAL_AGENT_CODES } from './errors';
 import type { OverlayDisk } from './overlay-disk';
 import type { OverlayStatusPort } from './status-reporter';
 
@@ -173,17 +171,9 @@ async function reportFailure(
   }
 }
 
-function isTerminal(err: unknown): boolean {
-  if (err instanceof UnrecoverableError) return true;
-  const code = agentErrorCode(err);
-  if (code !== undefined && TERMINAL_AGENT_CODES.has(code)) return true;
-  // The API refused the request as written: sending it again cannot succeed.
-  return isApiError(err, 'Invalid') || isApiError(err, 'BadRequest');
-}
-
 function asUnrecoverable(err: unknown): UnrecoverableError {
   if (err instanceof UnrecoverableError) return err;
-  const code = agentErrorCode(err);
+  const code = errorCode(err);
   const e = new UnrecoverableError(`${code ? `${code}: ` : ''}${(err as Error).message}`);
   e.cause = err;
   return e;

@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { OverlayJob } from '@reaper-flow/domain';
 import { ApiError } from '@reaper-flow/k8s';
-import type { OverlayJob } from '@reaper-flow/queue';
 import { createLogger } from '@reaper-flow/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,7 +68,7 @@ describe('processOverlayJob', () => {
     const err = await run(job({ namespace: '../etc' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toMatch(
-      /InvalidOverlayName: overlay namespace "\.\.\/etc" is not a DNS-1123 label/,
+      /agent.InvalidOverlayName: overlay namespace "\.\.\/etc" is not a DNS-1123 label/,
     );
     expect(status.calls).toEqual([]);
   });
@@ -141,7 +141,7 @@ describe('processOverlayJob', () => {
     const p = disk.paths('team-a', 'slurm');
     // Something still mounted below the overlay: not removable now, maybe later.
     const busy = Object.assign(new Error(`cannot remove ${p.upperDir}: still mounted`), {
-      code: 'OverlayBusy',
+      code: 'agent.OverlayBusy',
     });
     // The real disk, except that reset fails the way a busy mount makes it fail.
     const failing = Object.create(disk) as OverlayDisk;

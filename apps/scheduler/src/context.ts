@@ -1,6 +1,7 @@
 import type { EventRecorder, KubeClient } from '@reaper-flow/k8s';
 import type {
   OverlayNodeQueues,
+  OverlayResetRequests,
   ReconcileContext,
   ReconcileKind,
   ReconcileQueue,
@@ -32,6 +33,8 @@ export interface SchedulerContext {
   readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
   /** Per-node overlay work for the node agents. */
   readonly overlayQueues: OverlayNodeQueues;
+  /** Per-node overlay resets requested by resetPolicy (OnFailure here, OnDelete by the watcher). */
+  readonly overlayResetRequests: OverlayResetRequests;
   readonly events: EventRecorder;
   /** The clock (injected so reconcilers stay testable). */
   readonly now: () => Date;

@@ -1,3 +1,4 @@
+import { errorLabel, isTerminal } from '@reaper-flow/domain';
 import { isNamespaceTerminating } from '@reaper-flow/k8s';
 import { formatKey, isRedisConnectionError, type ReconcileKind, type Reconciler } from '@reaper-flow/queue';
 import type { KindReconciler, SchedulerContext } from './context';
@@ -5,16 +6,12 @@ import type { KindReconciler, SchedulerContext } from './context';
 /** How a reconcile ended, as a metric label. */
 export type ReconcileOutcomeLabel = 'done' | 'requeue' | 'transient' | 'terminal';
 
-function isTerminal(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'TerminalReconcile';
-}
-
 /**
  * Adapts a kind's reconciler to the queue: parses nothing more than the key, gives the reconcile
  * a logger naming its key, and records reaper_reconcile_duration_seconds{kind,outcome} and
  * reaper_event_lag_seconds{kind}. Errors are passed on unchanged: the queue retries transient ones
- * with backoff and stops on TerminalReconcileError (the reconciler has already reported it on the
- * object).
+ * with backoff and stops on a terminal error (`isTerminal`: a TerminalReconcileError the reconciler has already
+ * reported on the object, or an API request refused as written).
  */
 export function instrument(
   kind: ReconcileKind,
@@ -35,7 +32,7 @@ export function instrument(
     } catch (err) {
       outcome = isTerminal(err) ? 'terminal' : 'transient';
       if (outcome === 'terminal')
-        log.warn({ err }, 'reconcile stopped: the problem is reported on the object');
+        log.warn({ err, code: errorLabel(err) }, 'reconcile stopped: retrying cannot succeed');
       // A Redis outage is reported once by the process's RedisHealth, not once per reconcile.
       else if (!ctx.redisHealth.up || isRedisConnectionError(err))
         log.debug(

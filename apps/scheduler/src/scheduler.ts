@@ -2,6 +2,7 @@ import { EventRecorder, type KubeClient } from '@reaper-flow/k8s';
 import {
   createRedis,
   OverlayNodeQueues,
+  OverlayResetRequests,
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
@@ -130,6 +131,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     prefix,
     queues,
     overlayQueues,
+    overlayResetRequests: new OverlayResetRequests(producer, prefix),
     events: new EventRecorder(kube, { component: 'reaper-flow-scheduler', logger }),
     now: opts.now ?? (() => new Date()),
   };

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { ResetRequest } from '@reaper-flow/domain';
 import type { ChangeType } from '@reaper-flow/k8s';
 import { formatKey, type ObjectKey, type ReconcileKind } from '@reaper-flow/queue';
 import { ownerOfKind, type WatchedFields, watchedFields } from './fields';
@@ -25,11 +26,11 @@ export interface ReconcileKey extends ObjectKey {
   readonly kind: ReconcileKind;
 }
 
-/** A request to reset an overlay on one node, deduplicated by `member` (`<node>|<ReaperPod uid>|deleted`). */
+/** A request to reset an overlay on one node (resetPolicy OnDelete), one per deleted ReaperPod uid. */
 export interface OverlayResetRequest {
   readonly namespace: string;
   readonly overlay: string;
-  readonly member: string;
+  readonly request: ResetRequest;
 }
 
 /** A DaemonJob node-run parked until its ReaperPod changes: the watcher wakes it. */
@@ -176,7 +177,7 @@ function overlayReset(
     fields.status?.nodeName ?? fields.spec?.nodeName ?? old?.status?.nodeName ?? old?.spec?.nodeName;
   const uid = fields.metadata.uid ?? old?.metadata.uid;
   if (!overlay || !node || !uid) return undefined;
-  return { namespace: nsOf(fields), overlay, member: `${node}|${uid}|deleted` };
+  return { namespace: nsOf(fields), overlay, request: { node, requestId: uid, cause: 'deleted' } };
 }
 
 /** The parked node-run of a DaemonJob ReaperPod (owner job, run id annotation, node), if any. */

@@ -76,7 +76,7 @@ describe('mapChange', () => {
       'ReaperOverlay/ns/ovl',
     ]);
     expect(mapping.overlayResets).toEqual([
-      { namespace: 'ns', overlay: 'ovl', member: 'node-1|uid-p|deleted' },
+      { namespace: 'ns', overlay: 'ovl', request: { node: 'node-1', requestId: 'uid-p', cause: 'deleted' } },
     ]);
   });
 
@@ -86,7 +86,7 @@ describe('mapChange', () => {
       status: { nodeName: 'status-node' },
     };
     const mapping = mapChange({ kind: 'ReaperPod', type: 'DELETED', object: pod }, noCaches);
-    expect(mapping.overlayResets.map((r) => r.member)).toEqual(['status-node|uid-p|deleted']);
+    expect(mapping.overlayResets.map((r) => r.request.node)).toEqual(['status-node']);
   });
 
   it('a deleted ReaperPod that never reached a node requests no reset', () => {

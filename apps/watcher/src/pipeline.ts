@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { errorCode, ReaperError } from '@reaper-flow/domain';
 import {
   type Change,
   type ChangeContext,
@@ -10,11 +11,10 @@ import {
 } from '@reaper-flow/k8s';
 import {
   isRedisConnectionError,
+  type OverlayResetRequests,
   type ReconcileKind,
   type ReconcileQueue,
-  type RedisClient,
   type RedisHealth,
-  RedisKeys,
   type WatchRecord,
   type WorldStore,
 } from '@reaper-flow/queue';
@@ -53,9 +53,8 @@ const Stored = z.looseObject({
 
 export interface PipelineDeps {
   readonly kube: InformerKube;
-  readonly redis: RedisClient;
-  readonly prefix: string;
   readonly world: WorldStore;
+  readonly overlayResetRequests: OverlayResetRequests;
   readonly queues: ReadonlyMap<ReconcileKind, ReconcileQueue>;
   /** The process's Redis health: a change seen while Redis is away waits for it to come back. */
   readonly redisHealth: RedisHealth;
@@ -83,8 +82,9 @@ export interface Pipeline {
   states(): Record<WatchedKind, InformerState>;
 }
 
-class NotLeaderError extends Error {
-  readonly code = 'NotLeader';
+class NotLeaderError extends ReaperError {
+  readonly code = 'watcher.NotLeader';
+  readonly terminal = false;
 }
 
 /**
@@ -180,10 +180,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     });
     const mapping = mapChange({ kind, ...change }, caches);
     for (const reset of mapping.overlayResets) {
-      await deps.redis.sadd(
-        RedisKeys.overlayResetRequests(deps.prefix, reset.namespace, reset.overlay),
-        reset.member,
-      );
+      await deps.overlayResetRequests.add(reset.namespace, reset.overlay, reset.request);
     }
     await Promise.all(
       mapping.keys.map((key) => {
@@ -244,8 +241,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
       .whenSynced()
       .then(() => informer.resync())
       .catch((err: unknown) => {
-        if ((err as { code?: string }).code !== 'Stopped')
-          deps.logger.warn({ err, kind }, 'startup resync failed');
+        if (errorCode(err) !== 'informer.Stopped') deps.logger.warn({ err, kind }, 'startup resync failed');
       });
   }
 

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { KubeClient, REAPER_API_VERSION } from '@reaper-flow/k8s';
 import {
   createRedis,
+  OverlayResetRequests,
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
-  RedisKeys,
   WorldStore,
 } from '@reaper-flow/queue';
 import { type Config, ConfigSchema, createLogger, createMetrics } from '@reaper-flow/runtime';
@@ -91,8 +91,7 @@ export function watcherHarness(namespace: string): Harness {
         await Promise.all(jobs.map((j) => j?.remove().catch(() => undefined)));
       }
     },
-    overlayResetRequests: (ns, overlay) =>
-      redis.smembers(RedisKeys.overlayResetRequests(prefix, ns, overlay)),
+    overlayResetRequests: (ns, overlay) => new OverlayResetRequests(redis, prefix).list(ns, overlay),
     async close() {
       for (const { watcher, kube } of started.splice(0)) {
         await watcher.stop({ release: true }).catch(() => undefined);

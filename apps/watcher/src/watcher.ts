@@ -1,6 +1,7 @@
 import { type KubeClient, LeaderElector } from '@reaper-flow/k8s';
 import {
   createRedis,
+  OverlayResetRequests,
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
@@ -68,6 +69,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
   await redisReady(redis, 30_000);
   const prefix = config.redis.prefix;
   const world = new WorldStore(redis, prefix, config.queues.retention.eventLogMaxLen);
+  const resetRequests = new OverlayResetRequests(redis, prefix);
   const queues = new Map<ReconcileKind, ReconcileQueue>(
     RECONCILE_KINDS.map((kind) => [
       kind,
@@ -119,9 +121,8 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
           try {
             pipeline = await startPipeline({
               kube: opts.kube,
-              redis,
-              prefix,
               world,
+              overlayResetRequests: resetRequests,
               queues,
               redisHealth: health,
               logger,

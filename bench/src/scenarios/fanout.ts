@@ -97,7 +97,7 @@ export async function createFanoutNodes(ctx: Ctx, sizes: readonly number[]): Pro
     `${max} nodes added in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for the world`,
   );
   // The engine reads nodes from the watcher's world: every pool node must be there, Ready, untainted.
-  const key = `${RedisKeys.world(ctx.engine.config.redis.prefix, 'Node')}:`;
+  const key = RedisKeys.world(ctx.engine.config.redis.prefix, 'Node').namespace('');
   const deadline = Date.now() + 180_000;
   for (;;) {
     const all = await ctx.redis.hgetall(key);

@@ -3,7 +3,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Logger } from './log';
-import { PACKAGE_DIR } from './paths';
+import { PACKAGE_DIR, REPO_ROOT } from './paths';
 
 export const BINARIES = [
   'etcd',
@@ -14,13 +14,35 @@ export const BINARIES = [
 ] as const;
 
 /**
- * Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir.
- * The script's progress goes straight to our stderr: a cold build takes many minutes and must not
- * look like a hang.
+ * Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir;
+ * `extras` are binaries built only on request (kubelet, for real nodes).
  */
-export async function ensureBinaries(): Promise<string> {
-  const script = join(PACKAGE_DIR, 'build-binaries.sh');
-  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function ensureBinaries(extras: readonly 'kubelet'[] = []): Promise<string> {
+  const binDir = await runBuildScript(join(PACKAGE_DIR, 'build-binaries.sh'), extras);
+  for (const name of [...BINARIES, ...extras]) {
+    await access(join(binDir, name), constants.X_OK).catch(() => {
+      throw new Error(`${name} is missing from ${binDir}: delete ${binDir}/.complete and run up again`);
+    });
+  }
+  return binDir;
+}
+
+/**
+ * Runs infra/helm/build-helm.sh (a no-op once the pinned helm is in the per-machine cache; a cold
+ * build compiles it from its Go module, minutes on 2 cores) and returns the helm binary's path.
+ */
+export async function ensureHelm(): Promise<string> {
+  const helm = await runBuildScript(join(REPO_ROOT, 'infra/helm/build-helm.sh'));
+  await access(helm, constants.X_OK);
+  return helm;
+}
+
+/**
+ * Runs a build script of ours and returns the last line it printed (the path it built). Its
+ * progress goes straight to our stderr: a cold build takes many minutes and must not look like a hang.
+ */
+async function runBuildScript(script: string, args: readonly string[] = []): Promise<string> {
+  const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -31,14 +53,9 @@ export async function ensureBinaries(): Promise<string> {
     child.once('close', resolve);
   });
   if (code !== 0) throw new Error(`${script} failed with exit code ${code} (see its output above)`);
-  const binDir = stdout.trim().split('\n').pop()?.trim();
-  if (!binDir) throw new Error(`${script} printed no bin directory`);
-  for (const name of BINARIES) {
-    await access(join(binDir, name), constants.X_OK).catch(() => {
-      throw new Error(`${name} is missing from ${binDir}: delete ${binDir}/.complete and run up again`);
-    });
-  }
-  return binDir;
+  const path = stdout.trim().split('\n').pop()?.trim();
+  if (!path) throw new Error(`${script} printed no path`);
+  return path;
 }
 
 /**
@@ -56,22 +73,36 @@ export function ensureRedisSentinel(log: Logger): Promise<string> {
 
 /** The program of the Debian package of the same name, installed with apt-get when missing. */
 async function ensureDebianProgram(name: 'redis-server' | 'redis-sentinel', log: Logger): Promise<string> {
-  const found = onPath(name);
-  if (found) return found;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `${name} is not installed: run \`sudo apt-get update && sudo apt-get install -y ${name}\``,
-    );
-  }
-  log(`${name} not found: installing Debian's ${name} (apt-get)`);
-  await run('apt-get', ['update', '-qq']);
-  await run('apt-get', ['install', '-y', '-qq', name]);
+  await ensureDebianPackages([{ name, present: () => onPath(name) !== undefined }], log);
   const installed = onPath(name);
   if (!installed) throw new Error(`apt-get installed ${name} but it is not on PATH`);
   return installed;
 }
 
-function onPath(name: string): string | undefined {
+/** A Debian package and how to tell it is there (a program on PATH, a file). */
+export interface DebianPackage {
+  readonly name: string;
+  readonly present: () => boolean;
+}
+
+/** Installs (apt-get update + install, as root) those of `packages` that are missing; one apt run. */
+export async function ensureDebianPackages(packages: readonly DebianPackage[], log: Logger): Promise<void> {
+  const missing = packages.filter((p) => !p.present()).map((p) => p.name);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `not installed: ${missing.join(', ')}; run \`sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}\``,
+    );
+  }
+  log(`not found: installing Debian's ${missing.join(', ')} (apt-get)`);
+  await run('apt-get', ['update', '-qq']);
+  await run('apt-get', ['install', '-y', '-qq', ...missing]);
+  const still = packages.filter((p) => !p.present()).map((p) => p.name);
+  if (still.length > 0) throw new Error(`apt-get installed ${still.join(', ')} but they are still missing`);
+}
+
+/** The first `name` on PATH that is executable. */
+export function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {

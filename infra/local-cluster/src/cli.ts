@@ -14,9 +14,12 @@ const k8s = () => import('@reaper-flow/k8s');
 const HELP = `Usage: npm run cluster -- <command> [options]
 
 Commands:
-  up [--nodes N] [--redis standalone|sentinel|cluster]
+  up [--nodes N] [--real-nodes N] [--redis standalone|sentinel|cluster]
                           start etcd, kube-apiserver, kube-controller-manager, redis and the stand-in
                           kubelet, with nodes node-1..node-N Ready (default 3); no-op if already up.
+                          --real-nodes N: also N real kubelet nodes real-1..real-N (containerd + runc,
+                          installed with apt-get and built when missing; root only), and the
+                          node-lifecycle controller.
                           --redis sentinel: a primary, two replicas and three sentinels (master name
                           "reaper") from Debian's redis-server and redis-sentinel, instead of one redis;
                           --redis cluster: a Redis Cluster of three primaries and three replicas
@@ -69,8 +72,15 @@ async function healthy(state: ClusterState): Promise<boolean> {
 async function up(args: string[], stateDir: string): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { nodes: { type: 'string', default: '3' }, redis: { type: 'string', default: 'standalone' } },
+    options: {
+      nodes: { type: 'string', default: '3' },
+      'real-nodes': { type: 'string', default: '0' },
+      redis: { type: 'string', default: 'standalone' },
+    },
   });
+  const realNodes = Number(values['real-nodes']);
+  if (!Number.isInteger(realNodes) || realNodes < 0 || realNodes > 20)
+    throw new Error(`--real-nodes must be an integer from 0 to 20, got ${values['real-nodes']}`);
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 0)
     throw new Error(`--nodes must be an integer >= 0, got ${values.nodes}`);
@@ -95,6 +105,9 @@ async function up(args: string[], stateDir: string): Promise<void> {
     }
     const running = state.redisSentinel ? 'sentinel' : state.redisCluster ? 'cluster' : 'standalone';
     if (running !== redis) log(`note: this cluster runs Redis ${running}; \`down\` first to change it`);
+    const runningReal = state.realNodes?.length ?? 0;
+    if (runningReal !== realNodes)
+      log(`note: this cluster has ${runningReal} real node(s); \`down\` first to change that`);
     log(`already up (state dir ${stateDir})`);
     return;
   }
@@ -102,7 +115,7 @@ async function up(args: string[], stateDir: string): Promise<void> {
     log('a previous cluster in this state dir is not healthy: stopping it first');
     await stopLocalCluster(stateDir, log);
   }
-  await startLocalCluster({ stateDir, nodes, withKubelet: true, detach: true, log, redis });
+  await startLocalCluster({ stateDir, nodes, realNodes, withKubelet: true, detach: true, log, redis });
   log(
     `up in ${((performance.now() - started) / 1000).toFixed(1)} s; use it with: eval "$(npm run -s cluster -- env)"`,
   );
@@ -136,6 +149,7 @@ async function status(stateDir: string): Promise<void> {
   out.push('', 'nodes:');
   const { KubeClient } = await k8s();
   const { isNodeReady, listSimulatedNodes } = await import('./nodes');
+  const { listRealNodes } = await import('./real-node-status');
   const client = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath, requestTimeoutMs: 5000 });
   try {
     const nodes = await listSimulatedNodes(client);
@@ -143,6 +157,11 @@ async function status(stateDir: string): Promise<void> {
     for (const n of nodes) {
       out.push(
         `  ${n.metadata.name.padEnd(24)} ${isNodeReady(n) ? 'Ready   ' : 'NotReady'} bootID ${n.status?.nodeInfo?.bootID ?? '?'}`,
+      );
+    }
+    for (const n of await listRealNodes(client)) {
+      out.push(
+        `  ${n.metadata.name.padEnd(24)} ${isNodeReady(n) ? 'Ready   ' : 'NotReady'} real kubelet ${n.status?.nodeInfo?.kubeletVersion ?? '?'}, ${n.status?.nodeInfo?.containerRuntimeVersion ?? '?'}`,
       );
     }
   } catch (err) {

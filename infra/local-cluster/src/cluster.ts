@@ -15,14 +15,18 @@ import {
   schedulerSpec,
 } from './control-plane';
 import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './daemon';
+import type { Node } from './k8s-types';
 import { writeKubeconfig } from './kubeconfig';
 import { KUBELET_LEASE, KUBELET_LEASE_NAMESPACE, kubeletIdentity } from './kubelet-lease';
 import { type Logger, stderrLogger } from './log';
-import { addNode } from './nodes';
+import { addNode, isNodeReady, NOT_READY_TAINT } from './nodes';
 import { defaultStateDir, stateLayout } from './paths';
 import { createPki } from './pki';
 import { freePorts } from './ports';
 import { apiserverReady, componentHealthy, etcdHealthy, redisPing, waitReady } from './readiness';
+import { realNodeLayout } from './real-node-config';
+import { cgroupPids, ipForward } from './real-node-host';
+import { ensureRealNodeDeps, realNodesRoot, startRealNodes } from './real-nodes';
 import {
   CLUSTER_NODES,
   type ClusterTopology,
@@ -38,7 +42,7 @@ import {
   sentinelTopologyReady,
 } from './redis-sentinel';
 import { StandInKubelet } from './stand-in-kubelet';
-import { type ClusterState, readState, writeState } from './state';
+import { type ClusterState, type RealNodeRecord, readState, writeState } from './state';
 import { stopLocalCluster } from './teardown';
 
 export interface StartLocalClusterOptions {
@@ -60,6 +64,12 @@ export interface StartLocalClusterOptions {
    * `cluster`: a Redis Cluster of three primaries (the first is process `redis`) and three replicas.
    */
   readonly redis?: 'standalone' | 'sentinel' | 'cluster';
+  /**
+   * Real kubelet nodes real-1..real-N beside the simulated ones (default 0), each with its own
+   * containerd, bridge and cgroup root (real-nodes.ts). With any, kube-controller-manager also runs
+   * the node-lifecycle controller and the stand-in kubelet renews the simulated nodes' Leases.
+   */
+  readonly realNodes?: number;
 }
 
 export interface LocalCluster {
@@ -75,6 +85,8 @@ export interface LocalCluster {
   readonly redisEnv: Readonly<Record<string, string>>;
   readonly binDir: string;
   readonly apiserverUrl: string;
+  /** Names of the real kubelet nodes (`realNodes`), all Ready when start-up resolved. */
+  readonly realNodes: readonly string[];
   /** The in-process kubelet of an attached cluster started withKubelet. */
   readonly kubelet: StandInKubelet | undefined;
   /** Stops every process, removes the data dirs and state.json. Idempotent. */
@@ -106,8 +118,11 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
 
   const withSentinel = opts.redis === 'sentinel';
   const withCluster = opts.redis === 'cluster';
-  const [binDir, redisServer, redisSentinel, pki, portList] = await Promise.all([
-    ensureBinaries(),
+  const realNodeCount = opts.realNodes ?? 0;
+  const [{ binDir, kubelet: kubeletBinary }, redisServer, redisSentinel, pki, portList] = await Promise.all([
+    realNodeCount > 0
+      ? ensureRealNodeDeps(log)
+      : ensureBinaries().then((dir) => ({ binDir: dir, kubelet: undefined })),
     ensureRedisServer(log),
     withSentinel ? ensureRedisSentinel(log) : undefined,
     createPki(layout.pkiDir),
@@ -174,11 +189,18 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     processes: [],
     dataDirs: [layout.dataDir, layout.pkiDir, layout.nodesDir],
     kubelet: opts.withKubelet === false ? 'none' : detach ? 'daemon' : 'in-process',
+    ...(realNodeCount > 0 ? { realNodes: [], ipForwardBefore: ipForward() } : {}),
     startedAt: new Date().toISOString(),
   };
+  const realNodes: RealNodeRecord[] = [];
   const started: SpawnedDaemon[] = [];
   let kubelet: StandInKubelet | undefined;
   let client: KubeClient | undefined;
+  const current = (): ClusterState => ({
+    ...state,
+    processes: started.map((d) => d.record),
+    ...(realNodeCount > 0 ? { realNodes: [...realNodes] } : {}),
+  });
   const start = async (spec: ProcessSpec): Promise<SpawnedDaemon> => {
     const daemon = await spawnDaemon(spec.name, spec.command, spec.args, {
       log: layout.logFile(spec.name),
@@ -187,7 +209,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     });
     started.push(daemon);
     // Recorded at once, so a start that dies half-way can still be cleaned up by `down`.
-    await writeState({ ...state, processes: started.map((d) => d.record) });
+    await writeState(current());
     log(`${spec.name} started (pid ${daemon.record.pid})`);
     return daemon;
   };
@@ -197,6 +219,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     : killOnExit(
         () => started.map((d) => d.record.pid),
         () => kubelet,
+        () => realNodes.map((n) => realNodeLayout(realNodesRoot(stateDir), n.name, n.slot).cgroupRoot),
       );
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -273,11 +296,17 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     log(`kube-apiserver ready at ${apiserverUrl}`);
 
     // Started only now: it gives up when the API server is not healthy within a few seconds.
-    const cm = await start(controllerManagerSpec(binDir, ports, layout.controllerManagerKubeconfig, pki));
+    const cm = await start(
+      controllerManagerSpec(binDir, ports, layout.controllerManagerKubeconfig, pki, {
+        nodeLifecycle: realNodeCount > 0,
+      }),
+    );
     const sched = await start(schedulerSpec(binDir, ports, layout.schedulerKubeconfig));
     const withKubelet = opts.withKubelet !== false;
     const kubeletDaemon =
-      withKubelet && detach ? await start(kubeletDaemonSpec(stateDir, layout.kubeconfig)) : undefined;
+      withKubelet && detach
+        ? await start(kubeletDaemonSpec(stateDir, layout.kubeconfig, realNodeCount > 0))
+        : undefined;
     // The rest is independent: done concurrently, since start-up time is what a developer waits for.
     await Promise.all([
       ensureRuntimeClass(admin),
@@ -326,14 +355,37 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         }),
       withKubelet &&
         !detach &&
-        StandInKubelet.start({ client: admin, stateDir, log: stderrLogger('stand-in-kubelet') }).then((k) => {
+        StandInKubelet.start({
+          client: admin,
+          stateDir,
+          log: stderrLogger('stand-in-kubelet'),
+          nodeLeases: realNodeCount > 0,
+        }).then((k) => {
           kubelet = k;
+        }),
+      realNodeCount > 0 &&
+        kubeletBinary &&
+        startRealNodes({
+          count: realNodeCount,
+          stateDir,
+          pkiDir: layout.pkiDir,
+          apiserverUrl,
+          kubelet: kubeletBinary,
+          start,
+          record: async (node) => {
+            realNodes.push(node);
+            await writeState(current());
+          },
+          log,
+        }).then(async (nodes) => {
+          await Promise.all(nodes.map((n) => waitRealNodeReady(admin, n.name)));
+          log(`real nodes Ready: ${nodes.map((n) => n.name).join(', ')}`);
         }),
       (async () => {
         for (let i = 1; i <= (opts.nodes ?? 0); i++) await addNode(admin, { name: `node-${i}` });
       })(),
     ]);
-    await writeState({ ...state, processes: started.map((d) => d.record) });
+    await writeState(current());
     if (detach) admin.close();
     log(
       `cluster up: KUBECONFIG=${layout.kubeconfig} ${Object.entries(redisEnv)
@@ -355,9 +407,26 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     redisEnv,
     binDir,
     apiserverUrl,
+    realNodes: realNodes.map((n) => n.name),
     kubelet,
     stop,
   };
+}
+
+/** A real node is usable once its Node is Ready and the node-lifecycle controller lifted the not-ready taint. */
+async function waitRealNodeReady(client: KubeClient, name: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const node = await client.get<Node>(Resources.nodes, name).catch(() => undefined);
+    if (node && isNodeReady(node) && !(node.spec?.taints ?? []).some((t) => t.key === NOT_READY_TAINT))
+      return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `real node ${name} not Ready and untainted within 120 s: ${JSON.stringify(node?.status?.conditions ?? 'no Node')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /**
@@ -368,7 +437,7 @@ export async function restartKubeletDaemon(
   state: ClusterState,
   log: Logger = stderrLogger('cluster'),
 ): Promise<void> {
-  const spec = kubeletDaemonSpec(state.stateDir, state.kubeconfigPath);
+  const spec = kubeletDaemonSpec(state.stateDir, state.kubeconfigPath, (state.realNodes ?? []).length > 0);
   const daemon = await spawnDaemon(spec.name, spec.command, spec.args, {
     log: stateLayout(state.stateDir).logFile(spec.name),
     match: spec.match,
@@ -405,13 +474,22 @@ export async function ensureRuntimeClass(client: KubeClient): Promise<void> {
   }
 }
 
-function kubeletDaemonSpec(stateDir: string, kubeconfig: string): ProcessSpec {
+function kubeletDaemonSpec(stateDir: string, kubeconfig: string, nodeLeases: boolean): ProcessSpec {
   const main = fileURLToPath(new URL('./stand-in-kubelet-main.ts', import.meta.url));
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return {
     name: 'stand-in-kubelet',
     command: process.execPath,
-    args: ['--import', tsx, main, '--state-dir', stateDir, '--kubeconfig', kubeconfig],
+    args: [
+      '--import',
+      tsx,
+      main,
+      '--state-dir',
+      stateDir,
+      '--kubeconfig',
+      kubeconfig,
+      ...(nodeLeases ? ['--node-leases'] : []),
+    ],
     match: 'stand-in-kubelet-main',
   };
 }
@@ -427,10 +505,25 @@ async function holdsLease(client: KubeClient, identity: string): Promise<boolean
  * Ties an attached cluster to this process: on exit or a termination signal every daemon group and
  * pod is killed at once (handlers cannot await). Returns a function removing the handlers.
  */
-function killOnExit(pids: () => number[], kubelet: () => StandInKubelet | undefined): () => void {
+function killOnExit(
+  pids: () => number[],
+  kubelet: () => StandInKubelet | undefined,
+  realNodeCgroups: () => string[],
+): () => void {
   const killAll = () => {
     kubelet()?.killNow();
     killGroupsNow(pids());
+    // A real node's pods outlive its kubelet and containerd (their shims are not in its group).
+    // Their bridges, cgroups and mounts need `down` with the state file.
+    for (const root of realNodeCgroups()) {
+      for (const pid of cgroupPids(root)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const onSignal = (signal: NodeJS.Signals) => {

@@ -9,3 +9,6 @@ export const SIMULATED_LABEL = 'reaper.io/simulated';
 
 /** Pod annotation naming the ReaperOverlay (in the pod's namespace) the Reaper runtime mounts. */
 export const OVERLAY_ANNOTATION = 'reaper.runtime/overlay-name';
+
+/** Label on every real kubelet node of the local cluster (`up --real-nodes N`). */
+export const REAL_NODE_LABEL = 'reaper.io/real-node';

@@ -81,7 +81,15 @@ export function controllerManagerSpec(
   ports: Ports,
   kubeconfig: string,
   pki: Pki,
+  opts: { readonly nodeLifecycle?: boolean } = {},
 ): ProcessSpec {
+  const controllers = [
+    'garbage-collector-controller',
+    'namespace-controller',
+    'serviceaccount-controller',
+    'root-ca-certificate-publisher-controller',
+    ...(opts.nodeLifecycle ? ['node-lifecycle-controller'] : []),
+  ];
   return {
     name: 'kube-controller-manager',
     command: join(binDir, 'kube-controller-manager'),
@@ -90,7 +98,12 @@ export function controllerManagerSpec(
       `--kubeconfig=${kubeconfig}`,
       // root-ca-certificate-publisher-controller writes each namespace's kube-root-ca.crt ConfigMap,
       // which the kube-api-access volume ServiceAccount admission adds to every pod refers to.
-      '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,root-ca-certificate-publisher-controller',
+      `--controllers=${controllers.join(',')}`,
+      // With real nodes: the node-lifecycle controller removes the not-ready taint from a new Node
+      // once its kubelet reports Ready, and marks a Node whose Lease is not renewed for 20 s
+      // NotReady (Unknown) with its taints. The simulated nodes' Leases are renewed by the
+      // stand-in kubelet. Without real nodes it stays off, and the CLI keeps the taints.
+      ...(opts.nodeLifecycle ? ['--node-monitor-grace-period=20s', '--node-monitor-period=2s'] : []),
       // Each controller acts as its own ServiceAccount in kube-system (bound by the bootstrap RBAC
       // roles); the system:kube-controller-manager user alone may list everything but delete nothing,
       // so the garbage collector would not work with it.

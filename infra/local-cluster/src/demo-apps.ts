@@ -1,8 +1,8 @@
-// The reaper-flow apps of `npm run demo`, run as child processes from their real entry points
-// (apps/<app>/src/main.ts through tsx), each in its own process group with its log in a file.
-import { createRequire } from 'node:module';
+// The reaper-flow apps of `npm run demo`, run as child processes from their built entry points
+// (`node --enable-source-maps dist/<app>/main.js`, as in the images), each in its own process group
+// with its log in a file.
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
 import {
   groupMembers,
   isAlive,
@@ -18,8 +18,8 @@ import { REPO_ROOT } from './paths';
 export interface AppSpec {
   /** Display and log name: watcher, scheduler, dashboard, node-agent-node-1... */
   readonly name: string;
-  /** Entry file, relative to the repository root. */
-  readonly main: string;
+  /** The app whose build output runs. */
+  readonly app: BuiltApp;
   readonly env: Readonly<Record<string, string>>;
   /** Port of the app's /metrics, /livez, /readyz. */
   readonly metricsPort: number;
@@ -42,17 +42,15 @@ export interface RunningApp {
 const INHERITED_CONFIG =
   /^(REAPER_FLOW_|REDIS_|KUBECONFIG$|NODE_NAME$|REAPER_STATE_DIR$|LOG_LEVEL$|METRICS_PORT$|DASHBOARD_)/;
 
-/** Starts one app: `node --import tsx <main>` in its own process group, output appended to `log`. */
+/** Starts one built app in its own process group, output appended to `log`. */
 export async function startApp(spec: AppSpec, logsDir: string): Promise<RunningApp> {
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!INHERITED_CONFIG.test(k)) env[k] = v;
   Object.assign(env, spec.env);
   const log = join(logsDir, `${spec.name}.log`);
-  const main = join(REPO_ROOT, spec.main);
-  const daemon = await spawnDaemon(spec.name, process.execPath, ['--import', tsx, main], {
+  const daemon = await spawnDaemon(spec.name, process.execPath, builtAppArgs(spec.app), {
     log,
-    match: main,
+    match: builtAppEntry(spec.app),
     env,
     cwd: REPO_ROOT,
     detach: false,

@@ -1,5 +1,5 @@
 // `npm run demo`: a local control plane with 3 simulated nodes, Redis and the stand-in kubelet,
-// attached to this process; the reaper-flow apps as child processes of their real entry points;
+// attached to this process; the reaper-flow apps as child processes of their built entry points;
 // the examples applied; then their progress until Ctrl-C, which stops the apps, then the cluster.
 // `npm run demo -- --check` runs until every example reached its expected state (exit 0) or the
 // timeout (exit 1), to verify the demo non-interactively.
@@ -85,27 +85,29 @@ function appSpecs(common: Record<string, string>, ports: readonly number[]): App
   return [
     {
       name: 'watcher',
-      main: 'apps/watcher/src/main.ts',
+      app: 'watcher',
       metricsPort: at(0),
       env: { ...common, METRICS_PORT: String(at(0)) },
     },
     {
       name: 'scheduler',
-      main: 'apps/scheduler/src/main.ts',
+      app: 'scheduler',
       metricsPort: at(1),
       env: { ...common, METRICS_PORT: String(at(1)) },
     },
-    ...NODES.map((n, i) => ({
-      name: `node-agent-${n.name}`,
-      main: 'apps/node-agent/src/main.ts',
-      metricsPort: at(3 + i),
-      env: {
-        ...common,
-        METRICS_PORT: String(at(3 + i)),
-        NODE_NAME: n.name,
-        REAPER_STATE_DIR: join(DEMO_DIR, 'nodes', n.name, 'reaper'),
-      },
-    })),
+    ...NODES.map(
+      (n, i): AppSpec => ({
+        name: `node-agent-${n.name}`,
+        app: 'node-agent',
+        metricsPort: at(3 + i),
+        env: {
+          ...common,
+          METRICS_PORT: String(at(3 + i)),
+          NODE_NAME: n.name,
+          REAPER_STATE_DIR: join(DEMO_DIR, 'nodes', n.name, 'reaper'),
+        },
+      }),
+    ),
   ];
 }
 
@@ -218,7 +220,7 @@ async function main(): Promise<number> {
       await launch([
         {
           name: 'dashboard',
-          main: 'apps/dashboard/src/main.ts',
+          app: 'dashboard',
           metricsPort,
           env: { ...common, METRICS_PORT: String(metricsPort) },
         },

@@ -1,4 +1,5 @@
-export { ensureBinaries } from './binaries';
+export { BUILT_APP_NODE_FLAGS, type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
+export { ensureBinaries, ensureHelm } from './binaries';
 export {
   ensureRuntimeClass,
   type LocalCluster,
@@ -6,7 +7,7 @@ export {
   type StartLocalClusterOptions,
   startLocalCluster,
 } from './cluster';
-export { DAEMON_JOB_LABEL, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
+export { DAEMON_JOB_LABEL, REAL_NODE_LABEL, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
 export { applyCrds } from './crds';
 export { FAULTS_CONFIGMAP, FAULTS_NAMESPACE, faultKey, setNodeFault } from './faults';
 export type { Node, Pod } from './k8s-types';
@@ -28,8 +29,9 @@ export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
 export { freePorts } from './ports';
 export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
+export { realNodeLeftovers } from './real-node-teardown';
 export { type ClusterTopology, clusterPrimaryOf, clusterProcessName } from './redis-cluster';
 export { currentPrimary, LOCAL_MASTER_NAME, type SentinelTopology } from './redis-sentinel';
 export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
-export { type ClusterState, readState } from './state';
+export { type ClusterState, type RealNodeRecord, readState } from './state';
 export { stopLocalCluster } from './teardown';

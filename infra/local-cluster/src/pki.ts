@@ -123,7 +123,50 @@ export async function createPki(dir: string): Promise<Pki> {
   return pki;
 }
 
-async function signed(dir: string, name: string, subject: Subject, pki: Pki, ext: string[]): Promise<void> {
+/** A real node's kubelet certificates, signed by the cluster CA in `pkiDir`. */
+export interface NodeCertificates {
+  /** Client certificate towards the API server: `system:node:<name>` in `system:nodes` (Node authorizer). */
+  readonly clientCert: string;
+  readonly clientKey: string;
+  /** Serving certificate of its kubelet API for `nodeIp` (the API server checks it against the CA). */
+  readonly servingCert: string;
+  readonly servingKey: string;
+}
+
+/** Issues a real node's client and serving certificates into `pkiDir` with the cluster CA there. */
+export async function createNodeCertificates(
+  pkiDir: string,
+  node: string,
+  nodeIp: string,
+): Promise<NodeCertificates> {
+  const ca = { caCert: join(pkiDir, 'ca.crt'), caKey: join(pkiDir, 'ca.key') };
+  const client = `node-${node}-client`;
+  const serving = `node-${node}-serving`;
+  await Promise.all([
+    signed(pkiDir, client, { cn: `system:node:${node}`, o: 'system:nodes' }, ca, [
+      'extendedKeyUsage = clientAuth',
+    ]),
+    signed(pkiDir, serving, { cn: `system:node:${node}` }, ca, [
+      'extendedKeyUsage = serverAuth',
+      `subjectAltName = IP:${nodeIp},DNS:${node}`,
+    ]),
+  ]);
+  const p = (name: string) => join(pkiDir, name);
+  return {
+    clientCert: p(`${client}.crt`),
+    clientKey: p(`${client}.key`),
+    servingCert: p(`${serving}.crt`),
+    servingKey: p(`${serving}.key`),
+  };
+}
+
+async function signed(
+  dir: string,
+  name: string,
+  subject: Subject,
+  pki: Pick<Pki, 'caCert' | 'caKey'>,
+  ext: string[],
+): Promise<void> {
   const cnf = join(dir, `${name}.cnf`);
   const csr = join(dir, `${name}.csr`);
   await writeFile(

@@ -1,5 +1,5 @@
 // Entry of the stand-in kubelet daemon that `npm run cluster -- up` starts (dev/test only).
-// Usage: stand-in-kubelet-main.ts [--state-dir DIR] [--kubeconfig FILE]
+// Usage: stand-in-kubelet-main.ts [--state-dir DIR] [--kubeconfig FILE] [--node-leases]
 import { parseArgs } from 'node:util';
 import { KubeClient } from '@reaper-flow/k8s';
 import { stderrLogger } from './log';
@@ -7,7 +7,11 @@ import { defaultStateDir, stateLayout } from './paths';
 import { StandInKubelet } from './stand-in-kubelet';
 
 const { values } = parseArgs({
-  options: { 'state-dir': { type: 'string' }, kubeconfig: { type: 'string' } },
+  options: {
+    'state-dir': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'node-leases': { type: 'boolean', default: false },
+  },
 });
 const stateDir = values['state-dir'] ?? defaultStateDir();
 const kubeconfigPath = values.kubeconfig ?? stateLayout(stateDir).kubeconfig;
@@ -19,6 +23,7 @@ const kubelet = await StandInKubelet.start({
   stateDir,
   log,
   onConflict: 'wait',
+  nodeLeases: values['node-leases'],
   onLeaseLost: () => process.exit(1),
 });
 

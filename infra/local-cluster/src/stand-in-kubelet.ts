@@ -13,6 +13,7 @@ import type { KubeletTls, PodLogRef } from './kubelet-server';
 import { KubeletServers } from './kubelet-servers';
 import { type Logger, stderrLogger } from './log';
 import { removeDir } from './mounts';
+import { NodeLeases } from './node-leases';
 import { ensureOverlayNamespace, stopHelper } from './overlay-namespace';
 import { nodeLayout, stateLayout } from './paths';
 import { resolvePodConfig } from './pod-config';
@@ -51,6 +52,11 @@ export interface StandInKubeletOptions {
    * `<stateDir>/nodes/<node>/reaper`, the dir `npm run demo` gives each node's agent.
    */
   readonly reaperDirOf?: ((node: string) => string) | undefined;
+  /**
+   * Renew a Lease per simulated node in kube-node-lease (default false): needed where the
+   * node-lifecycle controller runs (a cluster with real nodes), which otherwise marks them NotReady.
+   */
+  readonly nodeLeases?: boolean;
 }
 
 /** The kubelet TLS files of a local cluster's PKI dir, when they exist. */
@@ -91,6 +97,9 @@ interface Entry {
  */
 export class StandInKubelet {
   private readonly nodes = new Set<string>();
+  /** Uids of the simulated nodes, for their Leases' owner references. */
+  private readonly nodeUids = new Map<string, string>();
+  private nodeLeases: NodeLeases | undefined;
   /** Our pods bound to a node not (yet) known as simulated, by uid. */
   private readonly waiting = new Map<string, Pod>();
   private readonly pods = new Map<string, Entry>();
@@ -142,6 +151,10 @@ export class StandInKubelet {
     );
     kubelet.watches.push(nodeWatch.done);
     await nodeWatch.synced;
+    if (opts.nodeLeases) {
+      kubelet.nodeLeases = new NodeLeases(opts.client, () => kubelet.nodeUids, kubelet.log);
+      kubelet.nodeLeases.start();
+    }
     const podWatch = runWatch<Pod>(
       opts.client,
       Resources.pods,
@@ -162,6 +175,7 @@ export class StandInKubelet {
     this.stopping = true;
     this.abort.abort();
     this.lease.stopRenewing();
+    this.nodeLeases?.stop();
     await stopGroups(this.runningGroups(), KILL_GRACE_MS);
     for (const record of this.helpers) stopHelper(record);
     await Promise.allSettled(this.watches);
@@ -182,6 +196,7 @@ export class StandInKubelet {
   private onNode(node: Node): void {
     const name = node.metadata.name;
     this.nodes.add(name);
+    if (node.metadata.uid) this.nodeUids.set(name, node.metadata.uid);
     this.servers?.serve(node);
     for (const [uid, pod] of this.waiting) {
       if (pod.spec.nodeName === name) {
@@ -193,6 +208,7 @@ export class StandInKubelet {
 
   private onNodeGone(name: string): void {
     this.nodes.delete(name);
+    this.nodeUids.delete(name);
     this.servers?.remove(name);
   }
 

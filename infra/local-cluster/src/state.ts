@@ -11,6 +11,18 @@ const daemonSchema = z.object({
   argv: z.array(z.string()).optional(),
 });
 
+const realNodeSchema = z.object({
+  name: z.string(),
+  /** Numbers its bridge, subnet and cgroup root (see real-node-config.ts). */
+  slot: z.number().int().positive(),
+  root: z.string(),
+  kubeletPort: z.number(),
+  healthzPort: z.number(),
+});
+
+/** A real kubelet node of the cluster (`up --real-nodes N`). */
+export type RealNodeRecord = z.infer<typeof realNodeSchema>;
+
 const stateSchema = z.object({
   version: z.literal(1),
   stateDir: z.string(),
@@ -36,6 +48,10 @@ const stateSchema = z.object({
   dataDirs: z.array(z.string()),
   /** How the stand-in kubelet runs: a daemon in `processes`, inside the starting process, or not at all. */
   kubelet: z.enum(['daemon', 'in-process', 'none']),
+  /** Real kubelet nodes, recorded before each changes the host, so `down` can undo a failed start. */
+  realNodes: z.array(realNodeSchema).optional(),
+  /** net.ipv4.ip_forward before the real nodes' bridges turned it on; `down` restores it. */
+  ipForwardBefore: z.string().optional(),
   startedAt: z.string(),
 });
 
@@ -58,9 +74,21 @@ export async function readState(stateDir: string): Promise<ClusterState | undefi
   return parsed.data;
 }
 
-/** Writes state.json atomically (a reader never sees half a file). */
-export async function writeState(state: ClusterState): Promise<void> {
+const pendingWrites = new Map<string, Promise<void>>();
+
+/**
+ * Writes state.json atomically (a reader never sees half a file). Writes from this process go one
+ * after another in call order, so concurrent start-up steps never interleave a temp file or let an
+ * older state land last.
+ */
+export function writeState(state: ClusterState): Promise<void> {
   const file = stateLayout(state.stateDir).stateFile;
-  await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
+  const text = `${JSON.stringify(state, null, 2)}\n`;
+  const write = async () => {
+    await writeFile(`${file}.tmp`, text);
+    await rename(`${file}.tmp`, file);
+  };
+  const next = (pendingWrites.get(file) ?? Promise.resolve()).then(write, write);
+  pendingWrites.set(file, next);
+  return next;
 }

@@ -4,6 +4,7 @@ import { type Logger, stderrLogger } from './log';
 import { removeDir } from './mounts';
 import { stateLayout } from './paths';
 import { killOrphanedPods } from './pod-pids';
+import { stopRealNodes } from './real-node-teardown';
 import { CLUSTER_PROCESS_NAMES } from './redis-cluster';
 import { readState } from './state';
 
@@ -40,6 +41,15 @@ export async function stopLocalCluster(
   // storage last (an API server whose etcd is gone hangs in its graceful shutdown until SIGKILL).
   await stage(['stand-in-kubelet']);
   await killOrphanedPods(stateLayout(stateDir).nodesDir);
+  // Real nodes next (they need no API server); a failure is reported after the rest is stopped.
+  const realNodesError = await stopRealNodes(state, log).then(
+    () => undefined,
+    (err: Error) => err,
+  );
+  const realNodeProcesses = (state.realNodes ?? []).flatMap((n) => [
+    `kubelet-${n.name}`,
+    `containerd-${n.name}`,
+  ]);
   await stage(['kube-scheduler', 'kube-controller-manager']);
   await stage(['kube-apiserver']);
   await stage(['etcd', ...REDIS_PROCESSES]);
@@ -50,11 +60,16 @@ export async function stopLocalCluster(
     'kube-apiserver',
     'etcd',
     ...REDIS_PROCESSES,
+    ...realNodeProcesses,
   ]);
   await stage(alive.filter((p) => !known.has(p.name)).map((p) => p.name));
   for (const dir of state.dataDirs) await removeDir(dir);
   const layout = stateLayout(stateDir);
   await rm(layout.kubeconfig, { force: true });
+  if (realNodesError) {
+    // state.json stays: a second `down` retries what is left of the real nodes.
+    throw new Error(`real nodes not fully removed: ${realNodesError.message}`, { cause: realNodesError });
+  }
   await rm(layout.stateFile, { force: true });
   return true;
 }

@@ -8,7 +8,15 @@ export {
   type DependencyBlock,
   formatCyclePath,
 } from './dag/after-graph';
+export * from './errors';
 export * from './hash';
 export type * from './k8s-types';
+export * from './overlay/busy-nodes';
+export * from './overlay/decide';
+export * from './overlay/operation';
+export * from './overlay/reset-request';
+export * from './reaper-pod/desired-status';
+export * from './reaper-pod/overlay-gate';
 export * from './schemas/index';
+export * from './status/status-values';
 export * from './translate/index';

@@ -1,3 +1,4 @@
+import { ReaperError } from '@reaper-flow/domain';
 /**
  * Stable error codes for API failures. Callers check `code` (not only `instanceof`), because errors
  * cross process and Redis boundaries as plain objects.
@@ -26,7 +27,14 @@ export const TRANSIENT_CODES: ReadonlySet<ApiErrorCode> = new Set([
   'Conflict',
 ]);
 
-export class ApiError extends Error {
+/** The API server refused the request as written: sending it again cannot succeed. */
+const TERMINAL_CODES: ReadonlySet<ApiErrorCode> = new Set(['Invalid', 'BadRequest']);
+
+/**
+ * A failed API request, in the project's error shape (ReaperError). Its code is the Kubernetes API's
+ * own reason vocabulary, checked with isApiError; `transient` ones are retried by the client.
+ */
+export class ApiError extends ReaperError {
   override readonly name = 'ApiError';
   constructor(
     readonly code: ApiErrorCode,
@@ -41,6 +49,10 @@ export class ApiError extends Error {
 
   get transient(): boolean {
     return TRANSIENT_CODES.has(this.code);
+  }
+
+  get terminal(): boolean {
+    return TERMINAL_CODES.has(this.code);
   }
 }
 

@@ -1,3 +1,4 @@
+import { ReaperError } from '@reaper-flow/domain';
 import type { KubeClient, WatchEvent } from './client';
 import { ApiError, isApiError } from './errors';
 import {
@@ -75,16 +76,18 @@ export interface InformerOptions<T extends KubeObject> {
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 };
 
 /** The informer's own failures, with a stable code like ApiError. */
-export class InformerError extends Error {
-  override readonly name = 'InformerError';
-  constructor(
-    readonly code: 'WatchIdle' | 'HandlerFailed' | 'Stopped',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+export class InformerError extends ReaperError {
+  readonly code: `informer.${InformerFailure}`;
+  /** Only a stopped informer is final; an idle watch or a failed handler is retried. */
+  readonly terminal: boolean;
+  constructor(failure: InformerFailure, message: string, options?: { cause?: unknown }) {
     super(message, options);
+    this.code = `informer.${failure}`;
+    this.terminal = failure === 'Stopped';
   }
 }
+
+export type InformerFailure = 'WatchIdle' | 'HandlerFailed' | 'Stopped';
 
 /**
  * A list -> watch state machine in the style of client-go's reflector and kube-rs's watcher, with

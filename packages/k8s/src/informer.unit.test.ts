@@ -444,7 +444,7 @@ describe('Informer', () => {
     const synced = informer.whenSynced();
     await waitFor(() => informer.state === 'Backoff', 'backoff');
     await informer.stop();
-    await expect(synced).rejects.toMatchObject({ code: 'Stopped' });
+    await expect(synced).rejects.toMatchObject({ code: 'informer.Stopped' });
     expect(informer.synced).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import { ReaperError } from '@reaper-flow/domain';
 import { z } from 'zod';
 import type { KubeClient } from './client';
 import { isApiError } from './errors';
@@ -331,8 +332,9 @@ export class LeaderElector {
   }
 }
 
-class AttemptTimeout extends Error {
-  readonly code = 'AttemptTimeout';
+class AttemptTimeout extends ReaperError {
+  readonly code = 'lease.AttemptTimeout';
+  readonly terminal = false;
 }
 
 /** Races `p` against a timer (and `signal`); the slow promise keeps running but its result is ignored. */

@@ -35,6 +35,8 @@ export const Resources = {
   events: core('events', 'Event'),
   configMaps: core('configmaps', 'ConfigMap'),
   secrets: core('secrets', 'Secret'),
+  services: core('services', 'Service'),
+  endpoints: core('endpoints', 'Endpoints'),
   serviceAccounts: core('serviceaccounts', 'ServiceAccount'),
   leases: {
     group: 'coordination.k8s.io',

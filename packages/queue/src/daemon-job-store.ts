@@ -30,7 +30,7 @@ export interface InboxEntry {
 // Saves the snapshot only if nobody saved since it was loaded (the version lives in its own key, so
 // the check does not decode a snapshot that is large on big clusters), keeps the node -> current
 // run index and the progress index (what dependents gate on) in step, appends the new domain events
-// to the job's log, and trims the inbox entries already folded in, atomically.
+// to the job's log (clearing an expiry left by a deleted namesake), and trims the inbox entries already folded in, atomically.
 const SAVE_SCRIPT = `
 local currentVersion = tonumber(redis.call('GET', KEYS[4]) or '0')
 if currentVersion ~= tonumber(ARGV[1]) then return 0 end
@@ -51,6 +51,9 @@ for _ = 1, nEvents do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[i])
   i = i + 1
 end
+-- A live job's log never expires: a job created again under the name of a deleted one keeps its
+-- history past the expiry forget() gave the old incarnation's log.
+redis.call('PERSIST', KEYS[2])
 for _ = 1, nPSet do
   redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -64,6 +67,13 @@ if ARGV[3] ~= '0-0' then
   local ms, seq = string.match(ARGV[3], '^(%d+)-(%d+)$')
   redis.call('XTRIM', KEYS[3], 'MINID', ms .. '-' .. tostring(tonumber(seq) + 1))
 end
+return 1
+`;
+
+// KEYS: the job's suspended-waits hash, the index of jobs with any. ARGV: node, runId, `<ns>/<name>`.
+const CLEAR_SUSPENDED_SCRIPT = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
 return 1
 `;
 
@@ -101,16 +111,12 @@ export class DaemonJobStore {
   ) {}
 
   private keys(namespace: string, name: string) {
-    const base = `${this.prefix}:djob:${namespace}/${name}`;
-    return {
-      snapshot: `${base}:snapshot`,
-      log: RedisKeys.djobLog(this.prefix, namespace, name),
-      inbox: RedisKeys.djobInbox(this.prefix, namespace, name),
-      version: `${base}:version`,
-      runs: `${base}:runs`,
-      progress: `${base}:progress`,
-      held: `${base}:held`,
-    };
+    return RedisKeys.djob(this.prefix, namespace, name);
+  }
+
+  /** The jobs that have node-runs parked on their suspension (members `<ns>/<name>`). */
+  private get suspendedJobsKey(): string {
+    return RedisKeys.djobsWithSuspendedWaits(this.prefix);
   }
 
   async load<S>(namespace: string, name: string): Promise<DaemonJobSnapshot<S> | undefined> {
@@ -181,6 +187,46 @@ export class DaemonJobStore {
     await this.redis.hdel(this.keys(namespace, name).held, node);
   }
 
+  /**
+   * Registers that `runId`'s node-run on `node` parked because the job is suspended, and the job in
+   * the index the recovery sweep reads. Registered before the node-run reads the job again: a
+   * reconcile of the resumed job that lists the registrations after that finds it; one that listed
+   * them before had the resume in the world already, which that read sees.
+   */
+  async markSuspendedWait(namespace: string, name: string, node: string, runId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys(namespace, name).suspended, node, runId)
+      .sadd(this.suspendedJobsKey, `${namespace}/${name}`)
+      .exec();
+  }
+
+  /** The node-runs parked on the job's suspension: node -> run id. */
+  async suspendedWaits(namespace: string, name: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.keys(namespace, name).suspended)));
+  }
+
+  /** Drops a registration (only if it is still `runId`'s); the job leaves the index with its last one. */
+  async clearSuspendedWait(namespace: string, name: string, node: string, runId: string): Promise<void> {
+    await this.redis.eval(
+      CLEAR_SUSPENDED_SCRIPT,
+      2,
+      this.keys(namespace, name).suspended,
+      this.suspendedJobsKey,
+      node,
+      runId,
+      `${namespace}/${name}`,
+    );
+  }
+
+  /** Jobs with node-runs parked on suspension, as `{namespace, name}`. */
+  async jobsWithSuspendedWaits(): Promise<{ namespace: string; name: string }[]> {
+    return (await this.redis.smembers(this.suspendedJobsKey)).flatMap((member) => {
+      const slash = member.indexOf('/');
+      return slash > 0 ? [{ namespace: member.slice(0, slash), name: member.slice(slash + 1) }] : [];
+    });
+  }
+
   /** The held node-runs of the job among `nodes`: node -> run id. */
   async heldRuns(namespace: string, name: string, nodes: readonly string[]): Promise<Map<string, string>> {
     const held = new Map<string, string>();
@@ -244,10 +290,20 @@ export class DaemonJobStore {
   /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
   async forget(namespace: string, name: string, keepLogSeconds: number): Promise<void> {
     const k = this.keys(namespace, name);
-    const slots = RedisKeys.djobSlots(this.prefix, namespace, name);
     await this.redis
       .multi()
-      .del(k.snapshot, k.inbox, k.version, k.runs, k.progress, k.held, `${slots}:holders`, `${slots}:waiters`)
+      .del(
+        k.snapshot,
+        k.inbox,
+        k.version,
+        k.runs,
+        k.progress,
+        k.held,
+        k.suspended,
+        k.slotHolders,
+        k.slotWaiters,
+      )
+      .srem(this.suspendedJobsKey, `${namespace}/${name}`)
       .expire(k.log, keepLogSeconds)
       .exec();
   }

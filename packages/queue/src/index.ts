@@ -1,6 +1,7 @@
 export * from './daemon-job-store';
 export * from './names';
 export * from './overlay-jobs';
+export * from './overlay-reset-requests';
 export * from './reconcile-queue';
 export * from './redis';
 export * from './redis-check';

@@ -43,23 +43,52 @@ export function parseKey(text: string): ObjectKey {
   return { kind: parts[0], namespace: parts[1] ?? '', name: parts[2] };
 }
 
-/** Redis keys outside BullMQ, all under the same hash-tagged prefix. */
+/** Redis keys outside BullMQ, all under the same hash-tagged prefix. Every one is built here. */
 export const RedisKeys = {
   eventLog: (prefix: string, kind: string) => `${prefix}:events:${kind}`,
-  world: (prefix: string, kind: string) => `${prefix}:world:${kind}`,
+  /** The watcher's world of one kind: a hash per namespace, plus the namespace set and revision. */
+  world: (prefix: string, kind: string) => {
+    const base = `${prefix}:world:${kind}`;
+    // '#' cannot appear in a namespace name, so these never collide with a namespace's hash.
+    return {
+      namespace: (namespace: string) => `${base}:${namespace}`,
+      namespaces: `${base}:#namespaces`,
+      revision: `${base}:#rev`,
+    };
+  },
   watchState: (prefix: string, kind: string) => `${prefix}:watch:${kind}`,
-  djobLog: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:log`,
-  djobSnapshot: (prefix: string, namespace: string, name: string) =>
-    `${prefix}:djob:${namespace}/${name}:snapshot`,
-  /** A DaemonJob's inbox stream (node-run workers append, its reconcile folds), see DaemonJobStore. */
-  djobInbox: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:inbox`,
-  /** Base of a DaemonJob's in-flight semaphore keys (`:holders`, `:waiters`), see RunSlots. */
-  djobSlots: (prefix: string, namespace: string, name: string) => `${prefix}:djob:${namespace}/${name}:slots`,
+  /** Every key of one DaemonJob (see DaemonJobStore and RunSlots). */
+  djob: (prefix: string, namespace: string, name: string) => {
+    const base = `${prefix}:djob:${namespace}/${name}`;
+    return {
+      snapshot: `${base}:snapshot`,
+      /** The durable history stream (DaemonJobStore.history, the scheduler's history endpoint). */
+      log: `${base}:log`,
+      /** Node-run workers append, the job's reconcile folds. */
+      inbox: `${base}:inbox`,
+      version: `${base}:version`,
+      runs: `${base}:runs`,
+      /** What dependents' node gates read (see node-gate.ts in the domain). */
+      progress: `${base}:progress`,
+      held: `${base}:held`,
+      /** Node-runs parked on the job's suspension: node -> run id (DaemonJobStore.markSuspendedWait). */
+      suspended: `${base}:suspended`,
+      /** The in-flight semaphore (RunSlots). */
+      slotHolders: `${base}:slots:holders`,
+      slotWaiters: `${base}:slots:waiters`,
+    };
+  },
+  /** The jobs (`<ns>/<name>`) with node-runs parked on their suspension, for the start-up sweep. */
+  djobsWithSuspendedWaits: (prefix: string) => `${prefix}:djob-suspended-waits`,
+  /** A wake left for a node-run that was not parked yet (see RunFlows.wake). */
+  nodeRunWake: (prefix: string, nodeRunJobId: string) => `${prefix}:wake:${nodeRunJobId}`,
+  /** The SCAN pattern of every nodeRunWake key, and how to get the job id back from one. */
+  nodeRunWakes: (prefix: string) => ({
+    pattern: `${prefix}:wake:*`,
+    jobIdOf: (key: string) => key.slice(`${prefix}:wake:`.length),
+  }),
   counter: (prefix: string, name: string) => `${prefix}:count:${name}`,
-  /**
-   * Per-node overlay resets requested by resetPolicy OnFailure/OnDelete: a set of `<node>|<requestId>`
-   * members (requestId = the ReaperPod's uid, so a repeated request is one request).
-   */
+  /** Per-node overlay resets requested by resetPolicy OnFailure/OnDelete, see OverlayResetRequests. */
   overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>
     `${prefix}:overlay-reset-requests:${namespace}/${overlay}`,
 } as const;

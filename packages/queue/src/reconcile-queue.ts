@@ -1,3 +1,4 @@
+import { isTerminal, ReaperError } from '@reaper-flow/domain';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { z } from 'zod';
 import {
@@ -64,8 +65,9 @@ export interface ReconcileWorkerOptions {
 const JobData = z.object({ key: z.string(), seenAt: z.number() });
 
 /** A reconcile that must not be retried (the reconciler already reported it on the object). */
-export class TerminalReconcileError extends Error {
-  readonly code = 'TerminalReconcile';
+export class TerminalReconcileError extends ReaperError {
+  readonly code = 'reconcile.Terminal';
+  readonly terminal = true;
 }
 
 /**
@@ -150,7 +152,7 @@ export class ReconcileQueue {
       // Unrecoverable: an invalid job, or a reconcile that reported its problem on the object.
       if (job?.name !== 'reconcile' || err.name === 'UnrecoverableError') return;
       const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
-      if (exhausted && (err as { code?: string }).code !== 'TerminalReconcile') {
+      if (exhausted && !isTerminal(err)) {
         // Level-triggered safety net: an object whose reconcile kept failing is tried again later.
         const data = JobData.safeParse(job.data);
         if (data.success) {
@@ -202,9 +204,7 @@ export class ReconcileQueue {
       return result ?? {};
     } catch (err) {
       wopts.onReconciled?.(key, 'error', performance.now() - started, ctx);
-      if ((err as { code?: string }).code === 'TerminalReconcile') {
-        throw new UnrecoverableError((err as Error).message);
-      }
+      if (isTerminal(err)) throw new UnrecoverableError((err as Error).message);
       throw err;
     }
   }

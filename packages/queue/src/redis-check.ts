@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ReaperError } from '@reaper-flow/domain';
 import { Redis, type RedisOptions } from 'ioredis';
 import { parseAddress, type RedisConnectionOptions } from './redis';
 import { isRedisConnectionError } from './redis-health';
@@ -8,8 +9,9 @@ import { isRedisConnectionError } from './redis-health';
  * (`redis.sentinel.masterName`, `redis.password`, ...). The app stops instead of retrying forever
  * against a server that will never accept it.
  */
-export class RedisStartupError extends Error {
-  readonly code = 'RedisStartupError';
+export class RedisStartupError extends ReaperError {
+  readonly code = 'redis.Startup';
+  readonly terminal = true;
   constructor(
     readonly key: string,
     detail: string,

@@ -1,8 +1,8 @@
 import { FlowProducer, type Job, Queue } from 'bullmq';
 import { z } from 'zod';
-import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
+import { QUEUE_EVENTS_MAX_LEN, QueueNames, RedisKeys } from './names';
 import type { RetentionOptions } from './reconcile-queue';
-import { escapeGlob, type RedisClient, scanKeys } from './redis';
+import { type RedisClient, scanKeys } from './redis';
 import type { ErrorEmitter, RedisHealth } from './redis-health';
 
 /** One node's part of a DaemonJob run: a step machine kept in job.data so a retry resumes. */
@@ -128,7 +128,7 @@ export class RunFlows {
   }
 
   private wakeKey(namespace: string, job: string, runId: string, node: string): string {
-    return `${this.opts.prefix}:wake:${nodeRunJobId(namespace, job, runId, node)}`;
+    return RedisKeys.nodeRunWake(this.opts.prefix, nodeRunJobId(namespace, job, runId, node));
   }
 
   /**
@@ -162,10 +162,10 @@ export class RunFlows {
    * node-run would sleep until its watchdog. Flags live at most 10 minutes, so the scan is short.
    */
   async serveLeftWakes(): Promise<number> {
-    const prefix = `${this.opts.prefix}:wake:`;
+    const wakes = RedisKeys.nodeRunWakes(this.opts.prefix);
     let promoted = 0;
-    for (const key of await scanKeys(this.connection, `${escapeGlob(prefix)}*`)) {
-      const found = await this.nodeRuns.getJob(key.slice(prefix.length));
+    for (const key of await scanKeys(this.connection, wakes.pattern)) {
+      const found = await this.nodeRuns.getJob(wakes.jobIdOf(key));
       if (!found || !(await found.isDelayed())) continue;
       try {
         await found.promote();

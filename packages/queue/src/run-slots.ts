@@ -36,8 +36,8 @@ export class RunSlots {
   ) {}
 
   private keys(namespace: string, job: string): [string, string] {
-    const base = RedisKeys.djobSlots(this.prefix, namespace, job);
-    return [`${base}:holders`, `${base}:waiters`];
+    const keys = RedisKeys.djob(this.prefix, namespace, job);
+    return [keys.slotHolders, keys.slotWaiters];
   }
 
   /** True when `member` holds a slot (now or already); false: it was queued as a waiter. */

@@ -37,16 +37,15 @@ export class WorldStore {
   ) {}
 
   private hash(kind: string, namespace: string): string {
-    return `${RedisKeys.world(this.prefix, kind)}:${namespace}`;
+    return RedisKeys.world(this.prefix, kind).namespace(namespace);
   }
 
-  // '#' cannot appear in a namespace name, so these never collide with a namespace's hash.
   private namespacesKey(kind: string): string {
-    return `${RedisKeys.world(this.prefix, kind)}:#namespaces`;
+    return RedisKeys.world(this.prefix, kind).namespaces;
   }
 
   private revisionKey(kind: string): string {
-    return `${RedisKeys.world(this.prefix, kind)}:#rev`;
+    return RedisKeys.world(this.prefix, kind).revision;
   }
 
   /**

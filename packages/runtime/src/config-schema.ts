@@ -149,6 +149,10 @@ export const ConfigSchema = z
             removeOnComplete: z.number().int().min(0).default(1000).describe('Completed jobs kept per queue'),
             removeOnFail: z.number().int().min(0).default(5000).describe('Failed jobs kept per queue'),
             eventLogMaxLen: positive(100_000, 'Entries kept in each event stream (approximate trim)'),
+            deletedJobLogSeconds: positive(
+              86_400,
+              "Seconds a deleted DaemonJob's history (its event log) stays readable",
+            ),
           })
           .strict()
           .prefault({}),

@@ -1,10 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
+import { ReaperError } from '@reaper-flow/domain';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type Config, ConfigSchema, RELOADABLE_KEYS } from './config-schema';
 
-export class ConfigError extends Error {
-  readonly code = 'ConfigError';
+export class ConfigError extends ReaperError {
+  readonly code = 'config.Invalid';
+  readonly terminal = true;
   constructor(
     readonly issues: readonly string[],
     source: string,

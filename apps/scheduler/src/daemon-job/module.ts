@@ -102,14 +102,20 @@ export const daemonJobModule: ReconcilerModule = {
         .then((final) => (final ? revive(job) : undefined))
         .catch((err: unknown) => ctx.logger.warn({ err, jobId: job.id }, 'node-run revival failed'));
     });
-    // Safety net for a scheduler that died between a step's failure and its revival, or between
-    // parking a node-run and serving the wake that came meanwhile.
+    // Safety net for a scheduler that died between a step's failure and its revival, between
+    // parking a node-run and serving the wake that came meanwhile, or between folding a resume and
+    // waking what it releases. Runs at start and every minute.
     const sweep = async () => {
       try {
         const revived = await reviveFailedNodeRuns(deps);
         const woken = await flows.serveLeftWakes();
         if (revived + woken > 0)
           ctx.logger.info({ revived, woken }, 'node-runs a dead scheduler left behind resumed');
+        // Jobs with node-runs parked on a suspension: their reconcile wakes them if the job was
+        // resumed meanwhile (by a scheduler that died before it could), and does nothing otherwise.
+        for (const { namespace, name } of await store.jobsWithSuspendedWaits()) {
+          await ctx.queues.ReaperDaemonJob.enqueue({ kind: 'ReaperDaemonJob', namespace, name });
+        }
       } catch (err) {
         // A Redis outage is reported once by the process's RedisHealth.
         const outage = !ctx.redisHealth.up || isRedisConnectionError(err);

@@ -30,6 +30,8 @@ import { type StoredNode, toNodeView } from './world-views';
  * anyway after this long, in case a wake-up was lost (watcher restarting): a safety net, not a poll.
  */
 const WATCHDOG_MS = 60_000;
+/** The node status message of a node-run parked on the job's suspension. */
+const SUSPENDED_MESSAGE = 'waiting: the job is suspended';
 /** A create that met a ReaperPod still being removed tries again this soon. */
 const RECREATE_DELAY_MS = 300;
 
@@ -50,8 +52,8 @@ async function releaseSlot(deps: NodeRunDeps, data: NodeRunData): Promise<void> 
  * Parks the job until `at` (or an earlier wake-up) without holding a worker slot. A wake that came
  * while this step was running (the flag RunFlows.wake leaves) promotes the job at once.
  */
-async function park(
-  deps: NodeRunDeps,
+export async function park(
+  deps: Pick<NodeRunDeps, 'flows'>,
   job: Job,
   token: string | undefined,
   at: number,
@@ -130,12 +132,24 @@ export async function processNodeRun(
     return park(deps, job, token, data.notBefore, data);
   }
   if (data.step === 'create' || data.step === 'backoff') {
-    if (owner.spec.suspend) {
+    if (owner.spec.suspend && (await stillSuspended(deps, data))) {
       // Suspended: this attempt's ReaperPod is not made. Parked without a rollout slot (one kept
-      // from a failed attempt is given back); the reconcile that sees the resume wakes it.
+      // from a failed attempt is given back), registered so that any reconcile of the job that
+      // finds it no longer suspended wakes it (a restarted scheduler's included); the status says
+      // why the node waits.
       log.debug('node-run waits: the job is suspended');
+      if (data.held !== SUSPENDED_MESSAGE) {
+        await report(deps, data, {
+          type: 'HoldNodeRun',
+          runId,
+          node,
+          reason: 'Suspended',
+          message: SUSPENDED_MESSAGE,
+          at: new Date().toISOString(),
+        });
+      }
       await releaseSlot(deps, data);
-      return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
+      return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, held: SUSPENDED_MESSAGE });
     }
     // `after` on this node: every dependency that targets it must have succeeded here in its newest
     // run. A held node-run parks (no slot taken) until a dependency's progress wakes it.
@@ -328,6 +342,19 @@ async function dependencyGate(
   const gate = nodeGate(view, dependencies);
   if (gate.kind === 'open') await store.clearHeld(namespace, data.job, node);
   return gate;
+}
+
+/**
+ * The job read at the start of the step was suspended: register this node-run as parked on the
+ * suspension, then read the job again. A resume that came before the registration is seen by this
+ * read; one after it finds the registration (DaemonJobStore.markSuspendedWait).
+ */
+async function stillSuspended(deps: NodeRunDeps, data: NodeRunData): Promise<boolean> {
+  await deps.store.markSuspendedWait(data.namespace, data.job, data.node, data.runId);
+  const again = await currentJob(deps, data);
+  if (again?.spec.suspend) return true;
+  await deps.store.clearSuspendedWait(data.namespace, data.job, data.node, data.runId);
+  return false;
 }
 
 /** Hands a fact to the job's reconcile: append to its inbox, then enqueue its key. */

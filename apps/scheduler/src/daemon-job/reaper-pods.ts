@@ -1,13 +1,6 @@
-import { ATTEMPT_ANNOTATION, type ReaperPod, RUN_ID_ANNOTATION } from '@reaper-flow/domain';
+import { ATTEMPT_ANNOTATION, type ReaperPod, RUN_ID_ANNOTATION, type RunPodRef } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
 import type { SchedulerContext } from '../context';
-
-/** A DaemonJob ReaperPod of one run (and, optionally, one attempt of it). */
-export interface RunPodRef {
-  readonly name: string;
-  readonly runId: string;
-  readonly attempt?: number | undefined;
-}
 
 /** Which run and attempt a ReaperPod belongs to, from its annotations. */
 export function runOf(rpod: Pick<ReaperPod, 'metadata'>): { runId?: string; attempt?: number } {

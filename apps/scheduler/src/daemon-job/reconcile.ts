@@ -4,9 +4,8 @@ import {
   type DaemonJobCommand,
   type DaemonJobEvent,
   type DaemonJobState,
-  decideCommand,
-  evolve,
-  initialState,
+  type EngineState,
+  initialEngineState,
   isActive,
   isPersisted,
   kubeEventsFor,
@@ -14,34 +13,26 @@ import {
   nodeOf,
   parseInboxCommand,
   parseReaperDaemonJob,
-  planTriggers,
-  progressIndexChanges,
-  RETRY_FAILED_ANNOTATION,
+  planReconcile,
+  planStatus,
   type ReaperDaemonJob,
-  reaperPodNameFor,
-  runSpecHash,
-  TRIGGER_ANNOTATION,
+  settledState,
   targetCount,
   targetNodes,
-  toObserveSpec,
-  toStatus,
-  toTriggerRun,
+  targetsOutdated,
 } from '@reaper-flow/domain';
 import { patchStatus, Resources } from '@reaper-flow/k8s';
 import {
   type DaemonJobStore,
   type InboxEntry,
   type RunFlows,
-  type RunIndexChanges,
   type RunSlots,
   TerminalReconcileError,
 } from '@reaper-flow/queue';
 import type { Logger } from '@reaper-flow/runtime';
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
-import { type EngineState, initialEngineState, type PendingFlow } from './engine-state';
-import { deleteNodeReaperPod, deleteReaperPodOfRun, type RunPodRef } from './reaper-pods';
-import { decideStatusWrite } from './status-coalescing';
+import { deleteNodeReaperPod, deleteReaperPodOfRun } from './reaper-pods';
 import { type StoredJobForGraph, type StoredNode, toAfterJob, toNodeView } from './world-views';
 
 export interface DaemonJobEngineDeps {
@@ -70,10 +61,11 @@ function inboxCommand(entry: InboxEntry, log: Logger): DaemonJobCommand | undefi
 }
 
 /**
- * Reconciles one ReaperDaemonJob: folds what node-run workers reported, observes the spec, the
- * target nodes and the `after` dependencies, triggers the runs that are due, saves the new state
- * (compare-and-set, with the decided events appended to the job's log), then acts: adds run flows,
- * deletes ReaperPods of cancelled runs, records Events and writes the status (coalesced).
+ * Reconciles one ReaperDaemonJob, as a shell around the domain's pure plan (planReconcile,
+ * planStatus): read the job, its saved state, its inbox, the target Nodes (only when they may have
+ * changed) and the namespace's `after` graph; plan; save the plan's state and events
+ * (compare-and-set); then act on its intents: add run flows, delete ReaperPods of cancelled runs,
+ * wake node-runs, record Events and write the status (coalesced).
  *
  * Level-triggered and idempotent: every decision is recomputed from the stored state and the
  * world; effects follow from saved intents (pendingFlows, pendingDeletes), so a crash after the save
@@ -99,6 +91,7 @@ export async function reconcileDaemonJob(
   const job = parsed.value;
   const uid = job.metadata.uid;
 
+  // Read.
   let snapshot = await store.load<EngineState>(namespace, name);
   if (snapshot && snapshot.uid !== uid) {
     // A new object with an old name: the old incarnation's runs must not leak into it.
@@ -107,121 +100,53 @@ export async function reconcileDaemonJob(
   }
   const version = snapshot?.version ?? 0;
   const previous = snapshot?.state ?? initialEngineState;
-  let domain = previous.domain;
-  const events: DaemonJobEvent[] = [];
-  const apply = (command: DaemonJobCommand) => {
-    const decision = decideCommand(command, domain);
-    for (const event of decision.events) domain = evolve(domain, event);
-    events.push(...decision.events);
-    return decision;
-  };
-
-  // 1. What node-run workers reported since the last save.
-  let inboxCursor = snapshot?.inboxCursor ?? '0-0';
-  const pendingDeletes: RunPodRef[] = [...previous.pendingDeletes];
-  for (const entry of await store.readInbox(namespace, name, inboxCursor)) {
-    inboxCursor = entry.id;
-    const command = inboxCommand(entry, log);
-    if (!command) continue;
-    const decision = apply(command);
-    if (command.type === 'StartNodeRun' && decision.result.kind === 'stale') {
-      // A worker created a ReaperPod for a run that lost the node meanwhile: remove that pod only.
-      pendingDeletes.push({ name: command.reaperPodName, runId: command.runId, attempt: command.attempt });
-    }
-  }
-
-  // 2. Observe the world.
-  const now = ctx.now();
-  const at = now.toISOString();
-  const spec = job.spec;
-  apply(
-    toObserveSpec(
-      {
-        generation: job.metadata.generation ?? 1,
-        after: spec.after ?? [],
-        retryLimit: spec.retryLimit,
-        concurrencyPolicy: spec.concurrencyPolicy,
-        triggerOn: spec.triggerOn,
-        suspend: spec.suspend,
-        runSpecHash: runSpecHash(spec),
-        ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
-        ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
-      },
-      at,
-    ),
-  );
-  // Targets: read every Node only when a Node or the spec changed since the last look (the
-  // watcher bumps the Node revision on every relevant Node change, before it enqueues this key).
-  const generation = job.metadata.generation ?? 1;
+  const inboxCursor = snapshot?.inboxCursor ?? '0-0';
+  const inbox = (await store.readInbox(namespace, name, inboxCursor)).map((entry) => ({
+    id: entry.id,
+    command: inboxCommand(entry, log),
+  }));
+  // Every Node is read only when a Node or the spec changed since the last look (the watcher bumps
+  // the Node revision on every relevant Node change, before it enqueues this key).
   const nodesRevision = await ctx.world.revision('Node');
-  const seen = previous.targetsSeenAt;
-  if (!seen || seen.nodesRevision !== nodesRevision || seen.generation !== generation) {
-    const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
-    const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
-    const targets = targetNodes(spec, nodes).map((n) => {
-      const bootId = bootIds.get(n);
-      return bootId ? { name: n, bootId } : { name: n };
-    });
-    apply({ type: 'ObserveTargets', nodes: targets, at });
-  }
-  const targetsSeenAt = { nodesRevision, generation };
+  const targets = targetsOutdated(previous, nodesRevision, job.metadata.generation ?? 1)
+    ? await readTargets(ctx, job.spec)
+    : undefined;
   const jobs = await ctx.world.list<StoredJobForGraph>('ReaperDaemonJob', namespace);
   const graph = createAfterGraph(jobs.map(toAfterJob));
-  apply({ type: 'ObserveDependencies', block: graph.blockReason(name), at });
+  const now = ctx.now();
 
-  // 3. Trigger what is due.
-  const newFlows: PendingFlow[] = [];
-  const triggerValue = job.metadata.annotations?.[TRIGGER_ANNOTATION];
-  const retryValue = job.metadata.annotations?.[RETRY_FAILED_ANNOTATION];
-  const observation = {
-    ...(triggerValue !== undefined && { triggerValue }),
-    ...(retryValue !== undefined && { retryValue }),
-  };
-  for (const plan of planTriggers(domain, observation)) {
-    const runId = newRunId(now);
-    const decision = apply(toTriggerRun(plan, runId, at));
-    const queued = decision.events.flatMap((e) => (e.type === 'NodeRunQueued' ? [e.node] : []));
-    if (queued.length > 0) newFlows.push({ runId, generation: plan.generation, nodes: queued });
-  }
-  const leftNodes: string[] = [];
-  for (const event of events) {
-    if (event.type === 'NodeRunCancelled' && event.reaperPodName) {
-      pendingDeletes.push({ name: event.reaperPodName, runId: event.runId });
-    }
-    if (event.type === 'NodeLeftTargets') leftNodes.push(reaperPodNameFor(name, event.node));
-  }
-
-  // 4. Save the decisions and the intents they imply, atomically with the events.
-  const intents: EngineState = {
-    domain,
-    pendingFlows: [...previous.pendingFlows, ...newFlows],
-    pendingDeletes,
-    leftNodePods: [...(previous.leftNodePods ?? []), ...leftNodes],
-    targetsSeenAt,
-    ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
-    progressIndexed: true,
-  };
+  // Plan, then save the decisions with the intents they imply, atomically with the events.
+  const plan = planReconcile({
+    job,
+    previous,
+    inboxCursor,
+    inbox,
+    targets,
+    nodesRevision,
+    dependencyBlock: graph.blockReason(name),
+    now,
+    newRunId: () => newRunId(now),
+  });
+  const { domain, events, intents } = plan;
   const meta = {
     uid,
-    inboxCursor,
+    inboxCursor: plan.inboxCursor,
     lastStatusWriteAt: snapshot?.lastStatusWriteAt ?? 0,
     lastStatusHash: snapshot?.lastStatusHash ?? '',
   };
-  if (
-    !(await store.save(
-      namespace,
-      name,
-      version,
-      { ...meta, state: intents },
-      events,
-      runIndexChanges(previous.domain, domain),
-      progressIndexChanges(previous.progressIndexed ? previous.domain : initialState, domain),
-    ))
-  ) {
+  const saved = await store.save(
+    namespace,
+    name,
+    version,
+    { ...meta, state: intents },
+    events,
+    plan.runIndex,
+    plan.progressIndex,
+  );
+  if (!saved)
     throw new Error(`ReaperDaemonJob ${namespace}/${name} was saved concurrently; reconciling again`);
-  }
 
-  // 5. Act on the intents (each idempotent).
+  // Act on the intents (each idempotent).
   for (const flow of intents.pendingFlows) {
     await deps.flows.addRun(
       { namespace, job: name, jobUid: uid, runId: flow.runId, generation: flow.generation },
@@ -229,70 +154,55 @@ export async function reconcileDaemonJob(
     );
     log.info({ runId: flow.runId, nodes: flow.nodes.length }, 'run started');
   }
-  for (const ref of pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
+  for (const ref of intents.pendingDeletes) await deleteReaperPodOfRun(ctx, namespace, ref);
   for (const pod of intents.leftNodePods ?? []) await deleteNodeReaperPod(ctx, namespace, pod, uid);
   await wakeHeldDependents(deps, namespace, graph.dependentsOf(name), events);
-  if (events.some((e) => e.type === 'DaemonJobResumed'))
-    await wakeWaitingNodeRuns(deps, namespace, name, domain);
+  if (!job.spec.suspend) await wakeSuspendedNodeRuns(deps, namespace, name);
   await releaseOrphanedSlots(
     deps,
     namespace,
     name,
     domain,
-    maxNodesInFlight(spec.maxUnavailable, targetCount(domain), ctx.config.rollout.maxNodesInFlight),
+    maxNodesInFlight(job.spec.maxUnavailable, targetCount(domain), ctx.config.rollout.maxNodesInFlight),
   );
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
   for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
 
-  // 6. Status: the fold of the events, written at most once per coalescing interval.
-  const status = toStatus(domain, { maxNodeStatuses: ctx.config.status.maxNodeStatuses });
-  const statusHash = JSON.stringify(status);
-  const write = decideStatusWrite({
-    phase: status.phase,
+  // Status: the fold of the events, written at most once per coalescing interval.
+  const status = planStatus({
+    domain,
     lastWrittenPhase: previous.lastWrittenPhase,
-    changed: statusHash !== meta.lastStatusHash,
+    lastStatusHash: meta.lastStatusHash,
+    lastStatusWriteAt: meta.lastStatusWriteAt,
     nowMs: now.getTime(),
-    lastWriteAtMs: meta.lastStatusWriteAt,
     coalesceMs: ctx.config.status.coalesceMs,
+    maxNodeStatuses: ctx.config.status.maxNodeStatuses,
   });
-  let lastStatusWriteAt = meta.lastStatusWriteAt;
-  let lastStatusHash = meta.lastStatusHash;
-  let lastWrittenPhase = previous.lastWrittenPhase;
-  if (write.kind === 'write') {
-    await patchStatus(ctx.kube, Resources.reaperDaemonJobs, job, status, { fieldManager: FIELD_MANAGER });
+  const wrote = status.write.kind === 'write';
+  if (wrote) {
+    await patchStatus(ctx.kube, Resources.reaperDaemonJobs, job, status.status, {
+      fieldManager: FIELD_MANAGER,
+    });
     ctx.metrics.statusWrites.inc({ kind: 'ReaperDaemonJob' });
-    lastStatusWriteAt = now.getTime();
-    lastStatusHash = statusHash;
-    lastWrittenPhase = status.phase;
   }
 
-  // 7. Clear the intents done. Losing this race only means the next reconcile redoes them. Nothing
-  // to clear and no status written: the first save already holds everything (no second write of a
-  // state that is large on big clusters).
-  const intentsDone =
-    intents.pendingFlows.length > 0 ||
-    intents.pendingDeletes.length > 0 ||
-    (intents.leftNodePods?.length ?? 0) > 0;
-  if (!intentsDone && write.kind !== 'write') {
-    return write.kind === 'defer' ? { requeueAfterMs: write.afterMs } : undefined;
+  // Clear the intents done. Losing this race only means the next reconcile redoes them.
+  const settled = settledState(intents, wrote ? status.status.phase : undefined);
+  if (settled) {
+    const statusMeta = wrote ? { lastStatusWriteAt: now.getTime(), lastStatusHash: status.hash } : {};
+    await store.save(namespace, name, version + 1, { ...meta, ...statusMeta, state: settled }, []);
   }
-  const done: EngineState = {
-    domain,
-    pendingFlows: [],
-    pendingDeletes: [],
-    leftNodePods: [],
-    targetsSeenAt,
-    ...(lastWrittenPhase ? { lastWrittenPhase } : {}),
-    progressIndexed: true,
-  };
-  await store.save(
-    namespace,
-    name,
-    version + 1,
-    { ...meta, lastStatusWriteAt, lastStatusHash, state: done },
-    [],
-  );
-  return write.kind === 'defer' ? { requeueAfterMs: write.afterMs } : undefined;
+  return status.write.kind === 'defer' ? { requeueAfterMs: status.write.afterMs } : undefined;
+}
+
+/** The job's target nodes as the world has them now, with their boot ids. */
+async function readTargets(ctx: SchedulerContext, spec: ReaperDaemonJob['spec']) {
+  const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
+  const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
+  return targetNodes(spec, nodes).map((n) => {
+    const bootId = bootIds.get(n);
+    return bootId ? { name: n, bootId } : { name: n };
+  });
 }
 
 /**
@@ -318,18 +228,20 @@ async function wakeHeldDependents(
 }
 
 /**
- * The job was resumed: wake every node-run that has not started its attempt (parked while
- * suspended, or in a backoff, which re-parks until its time). Started ones are not touched.
+ * The job is not suspended: wake the node-runs that parked on its suspension (they registered
+ * before they parked). Derived from the state, not from the resume event, so any reconcile after a
+ * resume wakes them, even when the scheduler that folded the resume died before it could; one HGETALL
+ * of an empty hash otherwise. The registration is dropped after the wake: a crash between the two
+ * only repeats the wake, which a woken node-run serves like any other.
  */
-async function wakeWaitingNodeRuns(
+async function wakeSuspendedNodeRuns(
   deps: DaemonJobEngineDeps,
   namespace: string,
   name: string,
-  domain: DaemonJobState,
 ): Promise<void> {
-  for (const [node, state] of Object.entries(domain.nodes)) {
-    if (state.runId === undefined || (state.phase !== 'Queued' && state.phase !== 'RetryWaiting')) continue;
-    await deps.flows.wake(namespace, name, state.runId, node);
+  for (const [node, runId] of await deps.store.suspendedWaits(namespace, name)) {
+    await deps.flows.wake(namespace, name, runId, node);
+    await deps.store.clearSuspendedWait(namespace, name, node, runId);
   }
 }
 
@@ -361,27 +273,18 @@ async function releaseOrphanedSlots(
   }
 }
 
-/** Which nodes changed owner run between two states (the index node-run steps read). */
-function runIndexChanges(before: DaemonJobState, after: DaemonJobState): RunIndexChanges {
-  const set: Record<string, string> = {};
-  const del: string[] = [];
-  for (const [node, state] of Object.entries(after.nodes)) {
-    if (state.runId && before.nodes[node]?.runId !== state.runId) set[node] = state.runId;
-  }
-  for (const [node, state] of Object.entries(before.nodes)) {
-    if (state.runId && !after.nodes[node]?.runId) del.push(node);
-  }
-  return { set, del };
-}
-
-/** The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). */
+/**
+ * The job is gone: drop its queued work and state (its ReaperPods go by garbage collection). Its
+ * log, the history `kubectl reaper history` reads, expires after queues.retention.deletedJobLogSeconds
+ * (a job created again under the name clears the expiry with its first save).
+ */
 async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: string): Promise<void> {
   const snapshot = await deps.store.load<EngineState>(namespace, name);
   if (!snapshot) return;
   const runIds = new Set<string>(snapshot.state.pendingFlows.map((f) => f.runId));
   for (const node of Object.values(snapshot.state.domain.nodes)) if (node.runId) runIds.add(node.runId);
   for (const runId of runIds) await deps.flows.removeRun(namespace, name, runId);
-  await deps.store.forget(namespace, name, 24 * 3600);
+  await deps.store.forget(namespace, name, deps.ctx.config.queues.retention.deletedJobLogSeconds);
 }
 
 async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {

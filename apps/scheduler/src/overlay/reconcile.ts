@@ -1,4 +1,17 @@
-import { parseReaperOverlay, REAPER_API_VERSION, type ReaperOverlayPhase } from '@reaper-flow/domain';
+import {
+  busyNodes,
+  type DecidedEvent,
+  decideOverlay,
+  type OverlayNodeEntry,
+  parseReaperOverlay,
+  REAPER_API_VERSION,
+  type ReaperOverlayPhase,
+  rfc3339,
+  type StatusCondition,
+  type StoredPodView,
+  type StoredReaperPodView,
+  setCondition,
+} from '@reaper-flow/domain';
 import {
   addFinalizer,
   hasFinalizer,
@@ -6,10 +19,8 @@ import {
   patchStatus,
   Resources,
   removeFinalizer,
-  type StatusCondition,
-  setCondition,
 } from '@reaper-flow/k8s';
-import { RedisKeys, TerminalReconcileError } from '@reaper-flow/queue';
+import { TerminalReconcileError } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
   type KindReconciler,
@@ -18,9 +29,6 @@ import {
   type ReconcilerModule,
   type SchedulerContext,
 } from '../context';
-import { rfc3339 } from '../reaper-pod/desired-status';
-import { busyNodes, type StoredPodView, type StoredReaperPodView } from './busy-nodes';
-import { type DecidedEvent, decideOverlay, type OverlayNodeEntry } from './decide';
 
 /** Holds a ReaperOverlay until every node's agent has removed its on-disk data. */
 export const OVERLAY_FINALIZER = 'reaper.io/overlay-cleanup';
@@ -73,11 +81,10 @@ const PHASES: readonly ReaperOverlayPhase[] = ['Pending', 'Ready', 'Resetting', 
 
 async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): Promise<ReconcileOutcome> {
   const { namespace, name, log } = req;
-  const requestsKey = RedisKeys.overlayResetRequests(ctx.prefix, namespace, name);
   const stored = await ctx.world.get<StoredOverlay>('ReaperOverlay', namespace, name);
   if (!stored) {
     // Gone: pending per-node reset requests have nothing left to reset.
-    await ctx.redis.del(requestsKey);
+    await ctx.overlayResetRequests.clear(namespace, name);
     return undefined;
   }
   const involved: InvolvedObject = {
@@ -116,7 +123,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     ctx.world.list<StoredNode>('Node', ''),
     ctx.world.list<StoredReaperPodView>('ReaperPod', namespace),
     ctx.world.list<StoredPodView>('Pod', namespace),
-    ctx.redis.smembers(requestsKey),
+    ctx.overlayResetRequests.list(namespace, name),
   ]);
   const phase = PHASES.find((p) => p === stored.status?.phase);
   const decision = decideOverlay({
@@ -154,7 +161,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
   // so at-least-once reconciles never duplicate node work.
   await Promise.all(decision.jobs.map(({ node, job }) => ctx.overlayQueues.enqueue(node, job)));
   // Removed only after the jobs exist: a crash in between re-enqueues the same job ids (no-ops).
-  if (decision.removeRequests.length > 0) await ctx.redis.srem(requestsKey, ...decision.removeRequests);
+  await ctx.overlayResetRequests.remove(namespace, name, decision.removeRequests);
   for (const e of decision.requestEvents) await record(e);
 
   if (decision.status && (await writeStatus(decision.status))) {

@@ -1,4 +1,10 @@
-import { desiredPod, type ObservedPod, type Persisted, type ReaperPod } from '@reaper-flow/domain';
+import {
+  desiredPod,
+  type ObservedPod,
+  type Persisted,
+  ReaperError,
+  type ReaperPod,
+} from '@reaper-flow/domain';
 import { isApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { FIELD_MANAGER } from '../context';
 
@@ -43,9 +49,13 @@ export async function ensureBackingPod(
   const live = await kube.get<ObservedPod>(Resources.pods, name, { namespace });
   if (!live) {
     // It existed a moment ago and is gone now (an old Pod finished terminating): create next time.
-    throw Object.assign(new Error(`Pod ${namespace}/${name} vanished between create and read`), {
-      code: 'PodVanished',
-    });
+    throw new PodVanishedError(`Pod ${namespace}/${name} vanished between create and read`);
   }
   return ownedBy(live, uid) ? { kind: 'owned', pod: live, created: false } : { kind: 'foreign', pod: live };
+}
+
+/** A Pod seen by AlreadyExists was gone when read back: the retried reconcile creates it. */
+class PodVanishedError extends ReaperError {
+  readonly code = 'reconcile.PodVanished';
+  readonly terminal = false;
 }

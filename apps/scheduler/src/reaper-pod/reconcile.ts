@@ -1,24 +1,27 @@
 import {
+  blockedStatus,
+  type DesiredReaperPodStatus,
+  type DesiredStatus,
+  lostPodStatus,
+  mirroredStatus,
   type ObservedPod,
+  type OverlayGate,
+  overlayGate,
   type Persisted,
+  type PodBlocker,
   parseReaperPod,
   parseReaperPodStatus,
   REAPER_API_VERSION,
   type ReaperPod,
   type ReaperPodPhase,
   type ReaperPodStatus,
-} from '@reaper-flow/domain';
-import {
-  type DesiredStatus,
-  type EventType,
-  type InvolvedObject,
-  isApiError,
-  patchStatus,
-  Resources,
+  rfc3339,
   type StatusCondition,
   setCondition,
-} from '@reaper-flow/k8s';
-import { RedisKeys, TerminalReconcileError } from '@reaper-flow/queue';
+  waitingForScheduler,
+} from '@reaper-flow/domain';
+import { type EventType, type InvolvedObject, isApiError, patchStatus, Resources } from '@reaper-flow/k8s';
+import { TerminalReconcileError } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
   type KindReconciler,
@@ -28,16 +31,6 @@ import {
   type SchedulerContext,
 } from '../context';
 import { ensureBackingPod, ownedBy } from './backing-pod';
-import {
-  blockedStatus,
-  type DesiredReaperPodStatus,
-  lostPodStatus,
-  mirroredStatus,
-  type PodBlocker,
-  rfc3339,
-  waitingForScheduler,
-} from './desired-status';
-import { type OverlayGate, overlayGate } from './overlay-gate';
 
 /** How soon to look again while an older same-name Pod terminates (its deletion also wakes us). */
 const OLD_POD_REQUEUE_MS = 1000;
@@ -310,10 +303,11 @@ class ReaperPodReconcile {
     const node = desired.nodeName;
     if (overlay?.spec.resetPolicy !== 'OnFailure' || typeof node !== 'string' || !node) return;
     const { namespace, uid } = rpod.metadata;
-    await this.ctx.redis.sadd(
-      RedisKeys.overlayResetRequests(this.ctx.prefix, namespace, overlay.metadata.name),
-      `${node}|${uid}|failed`,
-    );
+    await this.ctx.overlayResetRequests.add(namespace, overlay.metadata.name, {
+      node,
+      requestId: uid,
+      cause: 'failed',
+    });
     await this.ctx.queues.ReaperOverlay.enqueue({
       kind: 'ReaperOverlay',
       namespace,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ReaperError } from '../errors';
 import type { JSONSchemaProps } from './types';
 
 /**
@@ -33,14 +34,14 @@ const ALLOWED_KEYS = new Set<string>(KEY_ORDER);
 const TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean']);
 
 /** Thrown when a zod schema cannot be expressed as a structural CRD schema. */
-export class StructuralSchemaError extends Error {
-  readonly code = 'STRUCTURAL_SCHEMA';
+export class StructuralSchemaError extends ReaperError {
+  readonly code = 'crd.StructuralSchema';
+  readonly terminal = true;
   constructor(
     readonly path: string,
     message: string,
   ) {
     super(`${path}: ${message}`);
-    this.name = 'StructuralSchemaError';
   }
 }
 

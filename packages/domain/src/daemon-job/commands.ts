@@ -83,7 +83,8 @@ export type FinishNodeRun = Readonly<{
 
 /**
  * A node-run worker found its node held by a dependency (nodeGate): `DependencyWaiting` while one
- * has not succeeded there yet, `DependencyFailed` when one exhausted its retries there.
+ * has not succeeded there yet, `DependencyFailed` when one exhausted its retries there; or held
+ * because the job is suspended (`Suspended`: it would have started its attempt now).
  */
 export type HoldNodeRun = Readonly<{
   type: 'HoldNodeRun';
@@ -94,7 +95,7 @@ export type HoldNodeRun = Readonly<{
   at: string;
 }>;
 
-export type NodeHoldReason = 'DependencyWaiting' | 'DependencyFailed';
+export type NodeHoldReason = 'DependencyWaiting' | 'DependencyFailed' | 'Suspended';
 
 /** A failed attempt stopped by the engine: it ran longer than spec.activeDeadlineSeconds. */
 export type NodeFailureReason = 'DeadlineExceeded';

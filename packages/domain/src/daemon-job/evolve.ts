@@ -1,3 +1,4 @@
+import { ReaperError } from '../errors';
 import type { DaemonJobEvent } from './events';
 import { conditionStatuses } from './phase';
 import {
@@ -11,8 +12,9 @@ import {
 import type { DaemonJobConditionType } from './views';
 
 /** Thrown by evolve for an event type it does not know (a log written by a newer version). */
-export class UnknownEventError extends Error {
-  readonly code = 'UNKNOWN_EVENT';
+export class UnknownEventError extends ReaperError {
+  readonly code = 'daemonJob.UnknownEvent';
+  readonly terminal = true;
   constructor(
     readonly eventType: string,
     options?: { cause?: unknown },
@@ -71,6 +73,14 @@ const updateNode = (
   return node ? putNode(state, name, update(node), owned) : state;
 };
 
+const clearSuspensionHolds = (state: DaemonJobState, owned: Owned): DaemonJobState => {
+  let next = state;
+  for (const [name, node] of Object.entries(state.nodes)) {
+    if (node.held === 'Suspended') next = putNode(next, name, withoutKeys(node, ['held', 'message']), owned);
+  }
+  return next;
+};
+
 const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): DaemonJobState => {
   const at = event.at;
   switch (event.type) {
@@ -95,9 +105,11 @@ const apply = (state: DaemonJobState, event: DaemonJobEvent, owned: Owned): Daem
       // Not GenerationStarted: the runs of the generation before carry on as they are.
       return { ...state, observedGeneration: event.generation };
     case 'DaemonJobSuspended':
-    case 'DaemonJobResumed':
-      // Informational: SpecObserved before them holds spec.suspend.
+      // Informational: SpecObserved before it holds spec.suspend.
       return state;
+    case 'DaemonJobResumed':
+      // Nodes held only by the suspension no longer are (their node-runs are woken).
+      return clearSuspensionHolds(state, owned);
     case 'NodeJoinedTargets':
       return putNode(
         state,

@@ -31,7 +31,7 @@ const holdNodeRunSchema = z.object({
   type: z.literal('HoldNodeRun'),
   runId: z.string().min(1),
   node: z.string().min(1),
-  reason: z.enum(['DependencyWaiting', 'DependencyFailed']),
+  reason: z.enum(['DependencyWaiting', 'DependencyFailed', 'Suspended']),
   message: z.string(),
   at,
 });

@@ -35,6 +35,7 @@ export {
 export { decide, decideCommand } from './decide';
 export type { CommandResult, Decision, RejectReason, StaleReason } from './decision';
 export { blockMessage, blockReasonName } from './dependency-block';
+export { type EngineState, initialEngineState, type PendingFlow, type RunPodRef } from './engine-state';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
 export {
@@ -63,6 +64,18 @@ export {
 } from './node-gate';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
+export {
+  type IndexChanges,
+  type PlanInboxEntry,
+  planReconcile,
+  planStatus,
+  type ReconcileInput,
+  type ReconcilePlan,
+  runIndexChanges,
+  type StatusPlan,
+  settledState,
+  targetsOutdated,
+} from './reconcile-plan';
 export { maxNodesInFlight } from './rollout-limit';
 export { OPERATIONAL_SPEC_FIELDS, runSpecHash } from './run-spec';
 export {
@@ -78,6 +91,7 @@ export {
   targetCount,
 } from './state';
 export { DEFAULT_MAX_NODE_STATUSES, type StatusOptions, statusMessage, toStatus } from './status';
+export { decideStatusWrite, type StatusWrite } from './status-coalescing';
 export {
   DAEMON_IMPLICIT_TOLERATIONS,
   matchesNodeSelector,

@@ -128,6 +128,30 @@ describe('spec.suspend', () => {
     ]);
   });
 
+  it('a node-run held by the suspension says so in its node status until the resume', () => {
+    const events = then(triggered(['n1', 'n2']), [
+      start('run-1', 'n1'),
+      observeSpec({ generation: 2, runSpecHash: 'spec-1', suspend: true, at: at(5) }),
+      {
+        type: 'HoldNodeRun',
+        runId: 'run-1',
+        node: 'n2',
+        reason: 'Suspended',
+        message: 'waiting: the job is suspended',
+        at: at(6),
+      },
+    ]);
+    const nodeStatus = (e: readonly DaemonJobEvent[]) =>
+      toStatus(given(e)).nodeStatuses.find((n) => n.nodeName === 'n2');
+    expect(nodeStatus(events)).toMatchObject({ phase: 'Pending', message: 'waiting: the job is suspended' });
+    // Routine, like waiting for a dependency: no Kubernetes Event per node.
+    expect(kubeEventsFor(events.slice(-1))).toEqual([]);
+    const resumed = then(events, [observeSpec({ generation: 3, runSpecHash: 'spec-1', at: at(7) })]);
+    expect(resumed.map((e) => e.type)).toContain('DaemonJobResumed');
+    expect(nodeStatus(resumed)?.message).toBeUndefined();
+    expect(given(resumed).nodes.n2?.held).toBeUndefined();
+  });
+
   it('rejects a TriggerRun while suspended', () => {
     const events = then(triggered(['n1']), [
       observeSpec({ generation: 2, runSpecHash: 'spec-1', suspend: true }),

@@ -119,7 +119,9 @@ describe('evolve', () => {
   it('throws UnknownEventError with a stable code for an event type it does not know', () => {
     const unknown = { type: 'NodeTeleported', at: at(1) } as unknown as DaemonJobEvent;
     expect(() => evolve(initialState, unknown)).toThrow(UnknownEventError);
-    expect(() => evolve(initialState, unknown)).toThrow(expect.objectContaining({ code: 'UNKNOWN_EVENT' }));
+    expect(() => evolve(initialState, unknown)).toThrow(
+      expect.objectContaining({ code: 'daemonJob.UnknownEvent' }),
+    );
   });
 
   it('never mutates the state it is given', () => {

@@ -1,6 +1,7 @@
-import type { ObservedPod, ReaperPod } from '@reaper-flow/domain';
-import { statusPatch } from '@reaper-flow/k8s';
 import { describe, expect, it } from 'vitest';
+import type { ObservedPod } from '../k8s-types';
+import type { ReaperPod } from '../schemas/reaper-pod';
+import { statusPatch } from '../status/status-values';
 import { blockedStatus, lostPodStatus, mirroredStatus, waitingForScheduler } from './desired-status';
 import { overlayGate } from './overlay-gate';
 

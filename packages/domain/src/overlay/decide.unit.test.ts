@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BUSY_REQUEUE_MS,
-  decideOverlay,
-  MAX_LISTED,
-  type OverlayDecisionInput,
-  parseResetRequest,
-} from './decide';
+import { BUSY_REQUEUE_MS, decideOverlay, MAX_LISTED, type OverlayDecisionInput } from './decide';
 
 const NOW = '2026-03-01T10:00:00Z';
 const base = { namespace: 'ns', name: 'slurm', uid: 'ovl-uid-1' };
@@ -232,22 +226,6 @@ describe('decideOverlay: per-node reset requests', () => {
     expect(d.removeRequests).toEqual([]);
     expect(d.requeueAfterMs).toBe(BUSY_REQUEUE_MS);
     expect(d.status?.message).toBe('ready on 2 nodes; reset of node-1 waits for ReaperPod other');
-  });
-
-  it('parses members as <node>|<requestId>|<cause>', () => {
-    expect(parseResetRequest('node-1|abc|failed')).toEqual({
-      node: 'node-1',
-      requestId: 'abc',
-      cause: 'failed',
-    });
-    expect(parseResetRequest('node-1|abc|deleted')).toEqual({
-      node: 'node-1',
-      requestId: 'abc',
-      cause: 'deleted',
-    });
-    expect(parseResetRequest('node-1|abc')).toEqual({ node: 'node-1', requestId: 'abc' });
-    expect(parseResetRequest('|x')).toBeUndefined();
-    expect(parseResetRequest('x|')).toBeUndefined();
   });
 });
 

@@ -1,5 +1,11 @@
-import { type DaemonJobState, initialState } from '@reaper-flow/domain';
-import type { RunPodRef } from './reaper-pods';
+import { type DaemonJobState, initialState } from './state';
+
+/** A DaemonJob ReaperPod of one run (and, optionally, one attempt of it). */
+export interface RunPodRef {
+  readonly name: string;
+  readonly runId: string;
+  readonly attempt?: number | undefined;
+}
 
 /** A run whose flow must exist in BullMQ: recorded before the flow is added, cleared after. */
 export interface PendingFlow {

@@ -1,6 +1,7 @@
-import type { ReaperOverlayPhase } from '@reaper-flow/domain';
-import { type StatusCondition, setCondition } from '@reaper-flow/k8s';
-import type { OverlayJob } from '@reaper-flow/queue';
+import type { ReaperOverlayPhase } from '../schemas/index';
+import { type StatusCondition, setCondition } from '../status/status-values';
+import type { OverlayJob } from './operation';
+import { parseResetRequest } from './reset-request';
 
 /**
  * While a reset waits for workloads to finish, look again this often. Their ReaperPods' and Pods'
@@ -38,7 +39,7 @@ export interface OverlayDecisionInput {
   readonly entries: readonly OverlayNodeEntry[];
   /** Node -> ReaperPods using this overlay that may run there (see busyNodes). */
   readonly busy: ReadonlyMap<string, readonly string[]>;
-  /** Members `<node>|<requestId>` of the overlay's per-node reset request set. */
+  /** The overlay's per-node reset requests as stored (see reset-request.ts). */
   readonly resetRequests: readonly string[];
   /** RFC 3339, for condition transition times. */
   readonly now: string;
@@ -94,16 +95,6 @@ function failures(nodes: readonly string[], entries: ReadonlyMap<string, Overlay
     .map((n) => entries.get(n))
     .filter((e): e is OverlayNodeEntry => e?.ready === false && !e.cleaned && !!e.message)
     .map((e) => `${e.nodeName}: ${e.message}`);
-}
-
-/** `<node>|<requestId>`; undefined when malformed. */
-export function parseResetRequest(
-  member: string,
-): { node: string; requestId: string; cause?: 'failed' | 'deleted' } | undefined {
-  const [node, uid, cause] = member.split('|');
-  if (!node || !uid) return undefined;
-  if (cause !== 'failed' && cause !== 'deleted') return { node, requestId: uid };
-  return { node, requestId: uid, cause };
 }
 
 function readyCondition(

@@ -1,4 +1,4 @@
-import { OVERLAY_NAME_ANNOTATION } from '@reaper-flow/domain';
+import { OVERLAY_NAME_ANNOTATION } from '../translate/labels';
 
 /** The fields of a stored ReaperPod this module reads. */
 export interface StoredReaperPodView {

@@ -1,4 +1,4 @@
-import { parseReaperOverlay, type ReaperOverlay } from '@reaper-flow/domain';
+import { parseReaperOverlay, type ReaperOverlay } from '../schemas/reaper-overlay';
 
 /**
  * Whether a ReaperPod naming an overlay may get its Pod now. PVC-like: the ReaperOverlay must

@@ -1,11 +1,7 @@
-import {
-  type ObservedPod,
-  type ReaperPod,
-  type ReaperPodPhase,
-  type ReaperPodStatus,
-  reaperPodStatusFromPod,
-} from '@reaper-flow/domain';
-import { type DesiredStatus, type StatusCondition, setCondition } from '@reaper-flow/k8s';
+import type { ObservedPod } from '../k8s-types';
+import type { ReaperPod, ReaperPodPhase, ReaperPodStatus } from '../schemas/reaper-pod';
+import { type DesiredStatus, type StatusCondition, setCondition } from '../status/status-values';
+import { reaperPodStatusFromPod } from '../translate/pod-status';
 import type { OverlayGate } from './overlay-gate';
 
 /**
