@@ -262,6 +262,30 @@ describe('deployment: infra/deploy', () => {
       const dry = await kubectl(['apply', '--server-side', '--dry-run=server', '-k', join(REPO_ROOT, dir)]);
       expect(dry.code, dry.stderr).toBe(0);
     }
+
+    // An external Redis Cluster: no in-cluster Redis, cluster mode and the seed nodes from the Secret.
+    const clusterDir = 'infra/deploy/overlays/external-cluster';
+    const onCluster = await renderKustomization(clusterDir);
+    expect(onCluster.manifests.some((m) => m.kind === 'StatefulSet')).toBe(false);
+    for (const [kind, name] of [
+      ['Deployment', 'reaper-flow-watcher'],
+      ['Deployment', 'reaper-flow-scheduler'],
+      ['DaemonSet', 'reaper-flow-node-agent'],
+    ] as const) {
+      const container = containerOf(onCluster.get(kind, name));
+      expect(envOf(container, 'REDIS_MODE')?.value, `${clusterDir} ${name}`).toBe('cluster');
+      expect(envOf(container, 'REDIS_CLUSTER_NODES')?.valueFrom).toEqual({
+        secretKeyRef: { name: 'reaper-flow-redis', key: 'nodes' },
+      });
+    }
+    const dryCluster = await kubectl([
+      'apply',
+      '--server-side',
+      '--dry-run=server',
+      '-k',
+      join(REPO_ROOT, clusterDir),
+    ]);
+    expect(dryCluster.code, dryCluster.stderr).toBe(0);
   }, 150_000);
 
   it('wires the workloads the way the apps read their configuration', () => {

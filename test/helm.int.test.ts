@@ -132,6 +132,22 @@ describe('Helm chart: infra/helm/reaper-flow', () => {
     expect(sentinelConfig.dashboard.enabled).toBe(false);
     expect(sentinel.manifests.some((m) => m.kind === 'StatefulSet')).toBe(false);
     expect(sentinel.get('Deployment', 'reaper-flow-dashboard').metadata.namespace).toBe(namespace);
+
+    const cluster = await renderHelmChart(helm, 'reaper-flow', CHART, [
+      '-n',
+      namespace,
+      '--set',
+      'redis.bundled.enabled=false',
+      '--set',
+      'redis.mode=cluster',
+      '--set',
+      'redis.cluster.nodes={10.0.0.5:6379,10.0.0.6:6379}',
+    ]);
+    const clusterConfig = await loadRenderedConfig(cluster, workDir);
+    expect(clusterConfig.redis.mode).toBe('cluster');
+    expect(clusterConfig.redis.cluster.nodes).toEqual(['10.0.0.5:6379', '10.0.0.6:6379']);
+    expect(clusterConfig.redis.prefix).toBe('{reaper}');
+    expect(cluster.manifests.some((m) => m.kind === 'StatefulSet')).toBe(false);
   }, 60_000);
 
   it('ships CRDs identical to infra/crds', async () => {

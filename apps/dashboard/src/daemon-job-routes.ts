@@ -1,7 +1,6 @@
 import { type DaemonJobEventOf, foldHistory, isDaemonJobEvent, waitingFor } from '@reaper-flow/domain';
-import { DaemonJobStore, QueueNames, runJobId, WorldStore } from '@reaper-flow/queue';
+import { DaemonJobStore, QueueNames, type RedisClient, runJobId, WorldStore } from '@reaper-flow/queue';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { type DagJob, layoutDag } from './dag-layout';
 import { dagPage } from './dag-page';
 
@@ -54,7 +53,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export interface DaemonJobRoutesOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   readonly logMaxLen: number;
 }

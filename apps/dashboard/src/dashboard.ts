@@ -2,11 +2,10 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { ReaperError } from '@reaper-flow/domain';
-import { isRedisConnectionError, QueueNames, RedisHealth } from '@reaper-flow/queue';
+import { isRedisConnectionError, QueueNames, type RedisClient, RedisHealth } from '@reaper-flow/queue';
 import type { Config, Logger } from '@reaper-flow/runtime';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
-import type { Redis } from 'ioredis';
 import { authorize, BASIC_CHALLENGE, type DashboardCredentials } from './auth';
 import { registerDaemonJobRoutes } from './daemon-job-routes';
 import { fixedQueueNames, scanOverlayNodes } from './queue-discovery';
@@ -17,7 +16,7 @@ export interface DashboardOptions {
    * A worker-style connection (`createRedis(..., 'worker')`), shared by the dashboard's queues and
    * owned by the caller: stop() does not close it.
    */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly logger: Logger;
   /** Nodes known elsewhere (e.g. the world store): their overlay queues are shown even before use. */
   readonly nodeNames?: (() => Promise<readonly string[]>) | undefined;

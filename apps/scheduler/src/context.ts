@@ -6,11 +6,11 @@ import type {
   ReconcileKind,
   ReconcileQueue,
   ReconcileResult,
+  RedisClient,
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
 import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
-import type { Redis } from 'ioredis';
 
 /** Field manager of every write the scheduler makes (status patches, finalizers, Pods). */
 export const FIELD_MANAGER = 'reaper-flow-scheduler';
@@ -25,7 +25,7 @@ export interface SchedulerContext {
   /** The world as the watcher last saw it (may lag the API server by a moment). */
   readonly world: WorldStore;
   /** Producer connection (fails fast) for the scheduler's own Redis keys. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The process's Redis health: outage errors are absorbed there (one log line per outage). */
   readonly redisHealth: RedisHealth;
   readonly prefix: string;

@@ -1,5 +1,5 @@
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
-import { checkRedisOrExit, createRedis, RedisHealth, WorldStore } from '@reaper-flow/queue';
+import { checkRedisOrExit, createRedis, type RedisClient, RedisHealth, WorldStore } from '@reaper-flow/queue';
 import {
   applyReloadable,
   createAppKubeClient,
@@ -10,7 +10,6 @@ import {
   startOpsServer,
   watchConfig,
 } from '@reaper-flow/runtime';
-import type { Redis } from 'ioredis';
 import { startScheduler } from './scheduler';
 
 // Entry point: read config, build dependencies, start, stop on SIGTERM.
@@ -28,7 +27,7 @@ const scheduler = await startScheduler({ config, kube, logger, metrics, redisHea
 
 // Bull Board. Without dashboard.password/token it refuses to start, and so does the scheduler:
 // set DASHBOARD_PASSWORD (or dashboard.enabled: false).
-let dashboardRedis: Redis | undefined;
+let dashboardRedis: RedisClient | undefined;
 let dashboard: Dashboard | undefined;
 if (config.dashboard.enabled) {
   dashboardRedis = createRedis(config.redis, 'worker', redisHealth, 'dashboard');

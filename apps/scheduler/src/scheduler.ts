@@ -6,12 +6,12 @@ import {
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
+  type RedisClient,
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
 import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { KindReconciler, ReconcilerModule, SchedulerContext } from './context';
 import { instrument } from './instrument';
 import { sampleQueueDepth } from './queue-depth';
@@ -48,7 +48,7 @@ export interface Scheduler {
 const REDIS_READY_TIMEOUT_MS = 30_000;
 
 /** Resolves once `redis` is connected; rejects after `timeoutMs`. */
-async function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
+async function redisReady(redis: RedisClient, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const onReady = () => {
@@ -136,9 +136,13 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     now: opts.now ?? (() => new Date()),
   };
 
-  const running: { kind: ReconcileKind; reconciler: KindReconciler; worker: Worker; connection: Redis }[] =
-    [];
-  const connections: Redis[] = [producer];
+  const running: {
+    kind: ReconcileKind;
+    reconciler: KindReconciler;
+    worker: Worker;
+    connection: RedisClient;
+  }[] = [];
+  const connections: RedisClient[] = [producer];
   try {
     for (const module of opts.modules ?? defaultModules) {
       const reconciler = await module.create(ctx);

@@ -5,12 +5,12 @@ import {
   RECONCILE_KINDS,
   type ReconcileKind,
   ReconcileQueue,
+  type RedisClient,
   RedisHealth,
   RunFlows,
   WorldStore,
 } from '@reaper-flow/queue';
 import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
-import type { Redis } from 'ioredis';
 import { type Pipeline, startPipeline } from './pipeline';
 
 export interface WatcherOptions {
@@ -22,7 +22,7 @@ export interface WatcherOptions {
    */
   readonly leaseKube?: KubeClient | undefined;
   /** A producer connection to use (not closed by stop()); default: one is opened from config.redis. */
-  readonly redis?: Redis | undefined;
+  readonly redis?: RedisClient | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** This process's name on the leader Lease; unique per process. */
@@ -179,7 +179,7 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
 }
 
 /** The producer connection fails fast while disconnected, so wait until it is ready. */
-async function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
+async function redisReady(redis: RedisClient, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

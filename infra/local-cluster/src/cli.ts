@@ -14,14 +14,16 @@ const k8s = () => import('@reaper-flow/k8s');
 const HELP = `Usage: npm run cluster -- <command> [options]
 
 Commands:
-  up [--nodes N] [--real-nodes N] [--redis standalone|sentinel]
+  up [--nodes N] [--real-nodes N] [--redis standalone|sentinel|cluster]
                           start etcd, kube-apiserver, kube-controller-manager, redis and the stand-in
                           kubelet, with nodes node-1..node-N Ready (default 3); no-op if already up.
                           --real-nodes N: also N real kubelet nodes real-1..real-N (containerd + runc,
                           installed with apt-get and built when missing; root only), and the
                           node-lifecycle controller.
                           --redis sentinel: a primary, two replicas and three sentinels (master name
-                          "reaper") from Debian's redis-server and redis-sentinel, instead of one redis
+                          "reaper") from Debian's redis-server and redis-sentinel, instead of one redis;
+                          --redis cluster: a Redis Cluster of three primaries and three replicas
+                          (redis-server with cluster-enabled, redis-cli --cluster create)
   down                    stop every process of the cluster and delete its data
   status                  processes, ports and nodes
   env                     print shell exports: eval "$(npm run -s cluster -- env)"
@@ -83,8 +85,8 @@ async function up(args: string[], stateDir: string): Promise<void> {
   if (!Number.isInteger(nodes) || nodes < 0)
     throw new Error(`--nodes must be an integer >= 0, got ${values.nodes}`);
   const redis = values.redis;
-  if (redis !== 'standalone' && redis !== 'sentinel')
-    throw new Error(`--redis must be standalone or sentinel, got ${redis}`);
+  if (redis !== 'standalone' && redis !== 'sentinel' && redis !== 'cluster')
+    throw new Error(`--redis must be standalone, sentinel or cluster, got ${redis}`);
   const started = performance.now();
   const { KubeClient } = await k8s();
   const { restartKubeletDaemon, startLocalCluster } = await import('./cluster');
@@ -101,7 +103,7 @@ async function up(args: string[], stateDir: string): Promise<void> {
     } finally {
       client.close();
     }
-    const running = state.redisSentinel ? 'sentinel' : 'standalone';
+    const running = state.redisSentinel ? 'sentinel' : state.redisCluster ? 'cluster' : 'standalone';
     if (running !== redis) log(`note: this cluster runs Redis ${running}; \`down\` first to change it`);
     const runningReal = state.realNodes?.length ?? 0;
     if (runningReal !== realNodes)
@@ -125,7 +127,7 @@ async function status(stateDir: string): Promise<void> {
     `state dir   ${stateDir}`,
     `kubeconfig  ${state.kubeconfigPath}`,
     `apiserver   ${state.apiserverUrl}`,
-    `redis       ${state.redisUrl}${state.redisSentinel ? ` (first primary; sentinels ${state.redisSentinel.sentinels.join(', ')}, master name ${state.redisSentinel.masterName})` : ''}`,
+    `redis       ${state.redisUrl}${state.redisSentinel ? ` (first primary; sentinels ${state.redisSentinel.sentinels.join(', ')}, master name ${state.redisSentinel.masterName})` : ''}${state.redisCluster ? ` (Redis Cluster; nodes ${state.redisCluster.nodes.join(', ')})` : ''}`,
     '',
     'processes:',
   ];
@@ -174,7 +176,9 @@ async function env(stateDir: string): Promise<void> {
   const state = await requireUp(stateDir);
   const sentinel = state.redisSentinel
     ? ` REDIS_MODE=sentinel REDIS_SENTINELS=${shellQuote(state.redisSentinel.sentinels.join(','))} REDIS_MASTER_NAME=${shellQuote(state.redisSentinel.masterName)}`
-    : '';
+    : state.redisCluster
+      ? ` REDIS_MODE=cluster REDIS_CLUSTER_NODES=${shellQuote(state.redisCluster.nodes.join(','))}`
+      : '';
   process.stdout.write(
     `export KUBECONFIG=${shellQuote(state.kubeconfigPath)} REDIS_URL=${shellQuote(state.redisUrl)}${sentinel} PATH=${shellQuote(state.binDir)}:$PATH\n`,
   );

@@ -28,6 +28,13 @@ import { realNodeLayout } from './real-node-config';
 import { cgroupPids, ipForward } from './real-node-host';
 import { ensureRealNodeDeps, realNodesRoot, startRealNodes } from './real-nodes';
 import {
+  CLUSTER_NODES,
+  type ClusterTopology,
+  clusterNodeSpec,
+  clusterReady,
+  createCluster,
+} from './redis-cluster';
+import {
   LOCAL_MASTER_NAME,
   type SentinelPorts,
   type SentinelTopology,
@@ -54,8 +61,9 @@ export interface StartLocalClusterOptions {
   /**
    * `standalone` (default): one redis-server. `sentinel`: a primary (process `redis`), two replicas
    * and three sentinels, master name `reaper`; the apps find the primary through the sentinels.
+   * `cluster`: a Redis Cluster of three primaries (the first is process `redis`) and three replicas.
    */
-  readonly redis?: 'standalone' | 'sentinel';
+  readonly redis?: 'standalone' | 'sentinel' | 'cluster';
   /**
    * Real kubelet nodes real-1..real-N beside the simulated ones (default 0), each with its own
    * containerd, bridge and cgroup root (real-nodes.ts). With any, kube-controller-manager also runs
@@ -71,7 +79,9 @@ export interface LocalCluster {
   readonly redisUrl: string;
   /** With `redis: 'sentinel'`: the master name and the sentinels' addresses. */
   readonly redisSentinel: SentinelTopology | undefined;
-  /** The environment an app needs to reach this Redis (REDIS_URL, and REDIS_MODE etc. with Sentinel). */
+  /** With `redis: 'cluster'`: the nodes' addresses. */
+  readonly redisCluster: ClusterTopology | undefined;
+  /** The environment an app needs to reach this Redis (REDIS_URL, and REDIS_MODE etc. with Sentinel or Cluster). */
   readonly redisEnv: Readonly<Record<string, string>>;
   readonly binDir: string;
   readonly apiserverUrl: string;
@@ -107,6 +117,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
   await mkdir(layout.dataDir, { recursive: true });
 
   const withSentinel = opts.redis === 'sentinel';
+  const withCluster = opts.redis === 'cluster';
   const realNodeCount = opts.realNodes ?? 0;
   const [{ binDir, kubelet: kubeletBinary }, redisServer, redisSentinel, pki, portList] = await Promise.all([
     realNodeCount > 0
@@ -115,7 +126,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     ensureRedisServer(log),
     withSentinel ? ensureRedisSentinel(log) : undefined,
     createPki(layout.pkiDir),
-    freePorts(withSentinel ? 11 : 6),
+    freePorts(withSentinel ? 11 : withCluster ? 5 + 2 * CLUSTER_NODES : 6),
   ]);
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, redis] = portList as [
     number,
@@ -141,6 +152,13 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     masterName: LOCAL_MASTER_NAME,
     sentinels: sentinelPorts.sentinels.map((p) => `127.0.0.1:${p}`),
   };
+  // The first node is `ports.redis`; the other five follow the control plane's ports, then the
+  // six cluster bus ports.
+  const clusterPorts = withCluster ? [ports.redis, ...portList.slice(6, 5 + CLUSTER_NODES)] : undefined;
+  const busPorts = portList.slice(5 + CLUSTER_NODES);
+  const redisClusterTopology: ClusterTopology | undefined = clusterPorts && {
+    nodes: clusterPorts.map((p) => `127.0.0.1:${p}`),
+  };
   const redisEnv: Record<string, string> = redisSentinelTopology
     ? {
         REDIS_URL: redisUrl,
@@ -148,7 +166,13 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         REDIS_SENTINELS: redisSentinelTopology.sentinels.join(','),
         REDIS_MASTER_NAME: redisSentinelTopology.masterName,
       }
-    : { REDIS_URL: redisUrl };
+    : redisClusterTopology
+      ? {
+          REDIS_URL: redisUrl,
+          REDIS_MODE: 'cluster',
+          REDIS_CLUSTER_NODES: redisClusterTopology.nodes.join(','),
+        }
+      : { REDIS_URL: redisUrl };
 
   const state: ClusterState = {
     version: 1,
@@ -161,6 +185,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     ...(redisSentinelTopology
       ? { redisSentinel: { ...redisSentinelTopology, sentinels: [...redisSentinelTopology.sentinels] } }
       : {}),
+    ...(redisClusterTopology ? { redisCluster: { nodes: [...redisClusterTopology.nodes] } } : {}),
     processes: [],
     dataDirs: [layout.dataDir, layout.pkiDir, layout.nodesDir],
     kubelet: opts.withKubelet === false ? 'none' : detach ? 'daemon' : 'in-process',
@@ -208,7 +233,18 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
 
   try {
     const etcd = await start(etcdSpec(binDir, ports, etcdData));
-    const redisDaemon = await start(redisSpec(redisServer, ports.redis, redisData));
+    const redisDaemon = await start(
+      clusterPorts
+        ? clusterNodeSpec(redisServer, 0, { port: ports.redis, busPort: busPorts[0] as number }, redisData)
+        : redisSpec(redisServer, ports.redis, redisData),
+    );
+    if (clusterPorts) {
+      for (const [i, port] of clusterPorts.entries()) {
+        if (i === 0) continue;
+        const dir = await mkdtemp(join(layout.dataDir, 'redis-'));
+        await start(clusterNodeSpec(redisServer, i, { port, busPort: busPorts[i] as number }, dir));
+      }
+    }
     if (sentinelPorts && redisSentinel) {
       const dirs = async (kind: string, n: number) =>
         Promise.all(Array.from({ length: n }, () => mkdtemp(join(layout.dataDir, `${kind}-`))));
@@ -280,11 +316,24 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         timeoutMs: 30_000,
       }).then(
         () =>
-          sentinelPorts &&
-          waitReady('redis sentinels', () => sentinelTopologyReady(sentinelPorts), {
-            log: layout.logFile('redis-sentinel-1'),
-            timeoutMs: 60_000,
-          }),
+          (sentinelPorts &&
+            waitReady('redis sentinels', () => sentinelTopologyReady(sentinelPorts), {
+              log: layout.logFile('redis-sentinel-1'),
+              timeoutMs: 60_000,
+            })) ||
+          (clusterPorts &&
+            (async () => {
+              for (const port of clusterPorts.slice(1))
+                await waitReady('redis cluster node', () => redisPing(`redis://127.0.0.1:${port}`), {
+                  log: redisDaemon.record.log,
+                  timeoutMs: 30_000,
+                });
+              await createCluster(clusterPorts);
+              await waitReady('redis cluster', () => clusterReady(clusterPorts), {
+                log: redisDaemon.record.log,
+                timeoutMs: 60_000,
+              });
+            })()),
       ),
       // Pods need their namespace's `default` ServiceAccount (ServiceAccount admission): its
       // appearance shows the controller manager runs and its controllers can act.
@@ -354,6 +403,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     kubeconfigPath: layout.kubeconfig,
     redisUrl,
     redisSentinel: redisSentinelTopology,
+    redisCluster: redisClusterTopology,
     redisEnv,
     binDir,
     apiserverUrl,

@@ -26,9 +26,11 @@ export {
   setNodeReady,
 } from './nodes';
 export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
+export { freePorts } from './ports';
 export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
 export { ReadinessError } from './readiness';
 export { realNodeLeftovers } from './real-node-teardown';
+export { type ClusterTopology, clusterPrimaryOf, clusterProcessName } from './redis-cluster';
 export { currentPrimary, LOCAL_MASTER_NAME, type SentinelTopology } from './redis-sentinel';
 export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
 export { type ClusterState, type RealNodeRecord, readState } from './state';

@@ -41,6 +41,8 @@ const stateSchema = z.object({
   }),
   /** Present when Redis runs with Sentinel (`up --redis sentinel`): where the apps find the primary. */
   redisSentinel: z.object({ masterName: z.string(), sentinels: z.array(z.string()) }).optional(),
+  /** Present when Redis runs as a Cluster (`up --redis cluster`): every node's address. */
+  redisCluster: z.object({ nodes: z.array(z.string()) }).optional(),
   processes: z.array(daemonSchema),
   /** Directories removed by `down` (etcd and redis data, node roots, PKI). */
   dataDirs: z.array(z.string()),

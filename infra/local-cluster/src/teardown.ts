@@ -5,13 +5,14 @@ import { removeDir } from './mounts';
 import { stateLayout } from './paths';
 import { killOrphanedPods } from './pod-pids';
 import { stopRealNodes } from './real-node-teardown';
+import { CLUSTER_PROCESS_NAMES } from './redis-cluster';
 import { readState } from './state';
 
 // Kept free of the Kubernetes client so `down` starts fast.
 
-/** Redis, and with Sentinel its replicas and sentinels (storage: stopped last). */
+/** Redis, with Sentinel its replicas and sentinels, as a Cluster its other nodes (storage: stopped last). */
 const REDIS_PROCESSES = [
-  'redis',
+  ...CLUSTER_PROCESS_NAMES,
   'redis-replica-1',
   'redis-replica-2',
   'redis-sentinel-1',

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { RedisKeys } from './names';
+import type { RedisClient } from './redis';
 
 /** What the DaemonJob reconciler keeps per job between reconciles. */
 export interface DaemonJobSnapshot<S> {
@@ -105,7 +105,7 @@ const NO_CHANGES: RunIndexChanges = { set: {}, del: [] };
  */
 export class DaemonJobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly logMaxLen: number,
   ) {}

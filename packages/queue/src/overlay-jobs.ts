@@ -1,8 +1,8 @@
 import { type OverlayJob, OverlayJobSchema } from '@reaper-flow/domain';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { QUEUE_EVENTS_MAX_LEN, QueueNames } from './names';
 import type { RetentionOptions } from './reconcile-queue';
+import type { RedisClient } from './redis';
 
 /** Deterministic job id: the same intent enqueued twice (at-least-once reconciles) is one job. */
 export function overlayJobId(job: OverlayJob): string {
@@ -17,7 +17,7 @@ export class OverlayNodeQueues {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly opts: {
       prefix: string;
       retention: RetentionOptions;

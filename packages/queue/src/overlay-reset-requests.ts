@@ -1,6 +1,6 @@
 import { formatResetRequest, type ResetRequest } from '@reaper-flow/domain';
-import type { Redis } from 'ioredis';
 import { RedisKeys } from './names';
+import type { RedisClient } from './redis';
 
 /**
  * Each overlay's pending per-node reset requests (resetPolicy OnFailure/OnDelete), a Redis set per
@@ -11,7 +11,7 @@ import { RedisKeys } from './names';
  */
 export class OverlayResetRequests {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,6 +1,5 @@
 import { isTerminal, ReaperError } from '@reaper-flow/domain';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
   formatKey,
@@ -10,6 +9,7 @@ import {
   QueueNames,
   type ReconcileKind,
 } from './names';
+import type { RedisClient } from './redis';
 
 /** What a reconcile asks for when it returns. */
 export interface ReconcileResult {
@@ -91,7 +91,7 @@ export class ReconcileQueue {
   private worker: Worker | undefined;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     private readonly opts: ReconcileQueueOptions,
   ) {
     this.name = QueueNames.reconcile(opts.kind);
@@ -136,7 +136,7 @@ export class ReconcileQueue {
   }
 
   /** Starts a worker that runs `reconciler` for each key. */
-  start(connection: Redis, reconciler: Reconciler, wopts: ReconcileWorkerOptions): Worker {
+  start(connection: RedisClient, reconciler: Reconciler, wopts: ReconcileWorkerOptions): Worker {
     if (this.worker) throw new Error(`worker for ${this.name} already started`);
     const worker = new Worker(this.name, (job: Job) => this.process(job, reconciler, wopts), {
       connection,

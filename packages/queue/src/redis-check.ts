@@ -22,7 +22,7 @@ export class RedisStartupError extends ReaperError {
 }
 
 export interface RedisCheckOptions extends RedisConnectionOptions {
-  /** Sentinel mode: how long to wait for one sentinel to answer (default 30 s). */
+  /** Sentinel and cluster mode: how long to wait for one sentinel / seed node to answer (default 30 s). */
   readonly startupTimeoutMs?: number | undefined;
 }
 
@@ -78,7 +78,7 @@ async function exchange(
 function dataAuth(opts: RedisConnectionOptions): { username?: string; password?: string } {
   let url: URL | undefined;
   try {
-    url = opts.mode === 'sentinel' ? undefined : new URL(opts.url);
+    url = opts.mode === 'sentinel' || opts.mode === 'cluster' ? undefined : new URL(opts.url);
   } catch {
     url = undefined;
   }
@@ -117,8 +117,10 @@ async function checkDataNode(
  *   sentinels refusing their password (`redis.sentinel.password`), no sentinel knowing the master
  *   name (`redis.sentinel.masterName`), and the primary they name refusing the data password
  *   (`redis.password`). A primary that does not answer is an outage (a failover under way).
+ * - cluster: see checkCluster.
  */
 export async function checkRedis(opts: RedisCheckOptions): Promise<void> {
+  if (opts.mode === 'cluster') return checkCluster(opts);
   if (opts.mode !== 'sentinel') {
     const url = new URL(opts.url);
     await checkDataNode(
@@ -175,6 +177,52 @@ export async function checkRedis(opts: RedisCheckOptions): Promise<void> {
       throw new RedisStartupError(
         'redis.sentinel.sentinels',
         `no sentinel answered within ${opts.startupTimeoutMs ?? 30_000} ms: ${unreachable.join(', ')}`,
+      );
+    await sleep(500);
+  }
+}
+
+/**
+ * Cluster mode: asks the seed nodes, one after another, for CLUSTER SLOTS until one answers. No seed
+ * node answering within `startupTimeoutMs` is `redis.cluster.nodes`; a refused password is
+ * `redis.password` (every node of a cluster has the same); a seed that is a server without cluster
+ * support is `redis.mode`. Which primary serves the prefix's slot, and whether it answers, is left
+ * to the connection (a failover may be under way).
+ */
+async function checkCluster(opts: RedisCheckOptions): Promise<void> {
+  const seeds = opts.cluster?.nodes ?? [];
+  if (seeds.length === 0)
+    throw new RedisStartupError('redis.cluster.nodes', 'at least one seed node is required in cluster mode');
+  const timeoutMs = opts.startupTimeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const unreachable: string[] = [];
+    for (const address of seeds) {
+      try {
+        await exchange(parseAddress(address), !!opts.tls, dataAuth(opts), ['CLUSTER', 'SLOTS']);
+        return;
+      } catch (err) {
+        const message = (err as Error).message;
+        if (isAuthError(err))
+          throw new RedisStartupError(
+            'redis.password',
+            `cluster node ${address} refused the credentials (${message})`,
+            { cause: err },
+          );
+        if (/cluster support disabled/i.test(message))
+          throw new RedisStartupError(
+            'redis.mode',
+            `${address} is not a Redis Cluster node (${message}): use mode standalone or sentinel for it`,
+            { cause: err },
+          );
+        if (!isRedisConnectionError(err)) throw err;
+        unreachable.push(`${address} (${describe(err)})`);
+      }
+    }
+    if (Date.now() >= deadline)
+      throw new RedisStartupError(
+        'redis.cluster.nodes',
+        `no seed node answered within ${timeoutMs} ms: ${unreachable.join(', ')}`,
       );
     await sleep(500);
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 /** What a process is told about Redis as a whole (one call per transition, never per connection). */
 export interface RedisHealthListener {
@@ -116,9 +116,10 @@ export class RedisHealth {
   }
 
   /** Tracks one connection: its errors are absorbed here and its state counts toward up/down. */
-  track(redis: Redis, name = 'redis'): Redis {
+  track<T extends Redis | Cluster>(redis: T, name = 'redis'): T {
     const id = `${name}#${++this.seq}`;
     this.tracked.add(id);
+    if (redis instanceof Cluster) this.trackClusterPrimaries(redis, id);
     redis.on('error', (err: Error) => {
       if (isRedisConnectionError(err)) {
         this.absorbedErrors += 1;
@@ -133,6 +134,49 @@ export class RedisHealth {
       this.markReady(id);
     });
     return redis;
+  }
+
+  /**
+   * A Cluster connection stays `ready` while one primary is gone (the others answer), so its own
+   * events do not show an outage of the slots that primary served, ours included. It counts as lost
+   * once a primary named in its slot map drops its connection or fails to connect, and ready again
+   * after a slot-map refresh that no longer names that node as a primary (its replica promoted).
+   * Nodes that only serve other slots, or replicas, going away are no outage. While a primary is
+   * lost the slot map is refreshed every 250 ms: a connection whose work waits for Redis to be back
+   * (the watcher's pipeline) sends nothing that would refresh it, and ioredis' own timer runs only
+   * every 5 s.
+   */
+  private trackClusterPrimaries(cluster: Cluster, id: string): void {
+    const lostPrimaries = new Set<string>();
+    let refresher: NodeJS.Timeout | undefined;
+    const primaries = () => new Set(cluster.slots.map((owners) => owners?.[0]).filter(Boolean));
+    const lose = (key: string, reason: string) => {
+      if (cluster.status !== 'ready' || !primaries().has(key)) return;
+      lostPrimaries.add(key);
+      this.markLost(id, `${key}: ${reason}`);
+      refresher ??= setInterval(() => cluster.refreshSlotsCache(), 250).unref();
+    };
+    const stopRefreshing = () => {
+      clearInterval(refresher);
+      refresher = undefined;
+    };
+    cluster.on('end', stopRefreshing);
+    cluster.on('node error', (err: Error, key: string) => {
+      if (!isRedisConnectionError(err)) return;
+      this.absorbedErrors += 1;
+      lose(key, describe(err));
+    });
+    cluster.on('-node', (node: Redis) =>
+      lose(`${node.options.host}:${node.options.port}`, 'connection lost'),
+    );
+    cluster.on('refresh', () => {
+      if (lostPrimaries.size === 0) return;
+      const now = primaries();
+      for (const key of lostPrimaries) if (!now.has(key)) lostPrimaries.delete(key);
+      if (lostPrimaries.size > 0) return;
+      stopRefreshing();
+      this.markReady(id);
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { isRedisConnectionError, RedisHealth } from './redis-health';
 
@@ -135,6 +135,40 @@ describe('RedisHealth', () => {
     abort.abort();
     await aborted;
     expect(health.up).toBe(false);
+  });
+});
+
+describe('RedisHealth on a Redis Cluster', () => {
+  it('a lost primary of the slot map is an outage until a refreshed map names another primary; a lost replica is none', () => {
+    const log: string[] = [];
+    const health = new RedisHealth({
+      onDown: ({ reason }) => log.push(`down: ${reason}`),
+      onUp: () => log.push('up'),
+    });
+    // Never connected: only its events and the two fields RedisHealth reads are used.
+    const cluster = new Cluster([], { lazyConnect: true });
+    health.track(cluster, 'cluster');
+    const node = (host: string, port: number) => ({ options: { host, port } }) as unknown as Redis;
+    cluster.status = 'ready';
+    cluster.slots = Array.from({ length: 4 }, () => ['127.0.0.1:7000', '127.0.0.1:7003']);
+
+    cluster.emit('-node', node('127.0.0.1', 7003));
+    expect(log).toEqual([]);
+    cluster.emit('-node', node('127.0.0.1', 7000));
+    cluster.emit('node error', new Error('Connection is closed.'), '127.0.0.1:7000');
+    expect(log).toEqual(['down: 127.0.0.1:7000: connection lost']);
+    cluster.emit('refresh');
+    expect(health.up).toBe(false);
+
+    cluster.slots = Array.from({ length: 4 }, () => ['127.0.0.1:7003']);
+    cluster.emit('refresh');
+    expect(log).toEqual(['down: 127.0.0.1:7000: connection lost', 'up']);
+    expect(health.up).toBe(true);
+    // Shutting down (status no longer ready) is no outage.
+    cluster.status = 'disconnecting';
+    cluster.emit('-node', node('127.0.0.1', 7003));
+    cluster.emit('end');
+    expect(log).toHaveLength(2);
   });
 });
 

@@ -1,8 +1,8 @@
 import { FlowProducer, type Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QUEUE_EVENTS_MAX_LEN, QueueNames, RedisKeys } from './names';
 import type { RetentionOptions } from './reconcile-queue';
+import { type RedisClient, scanKeys } from './redis';
 import type { ErrorEmitter, RedisHealth } from './redis-health';
 
 /** One node's part of a DaemonJob run: a step machine kept in job.data so a retry resumes. */
@@ -71,7 +71,7 @@ export class RunFlows {
   readonly runs: Queue;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly opts: RunFlowOptions,
   ) {
     this.flows = new FlowProducer({ connection, prefix: opts.prefix });
@@ -163,22 +163,17 @@ export class RunFlows {
    */
   async serveLeftWakes(): Promise<number> {
     const wakes = RedisKeys.nodeRunWakes(this.opts.prefix);
-    let cursor = '0';
     let promoted = 0;
-    do {
-      const [next, keys] = await this.connection.scan(cursor, 'MATCH', wakes.pattern, 'COUNT', 1000);
-      cursor = next;
-      for (const key of keys) {
-        const found = await this.nodeRuns.getJob(wakes.jobIdOf(key));
-        if (!found || !(await found.isDelayed())) continue;
-        try {
-          await found.promote();
-          promoted += 1;
-        } catch {
-          // Promoted or picked up meanwhile: it reads the flag itself.
-        }
+    for (const key of await scanKeys(this.connection, wakes.pattern)) {
+      const found = await this.nodeRuns.getJob(wakes.jobIdOf(key));
+      if (!found || !(await found.isDelayed())) continue;
+      try {
+        await found.promote();
+        promoted += 1;
+      } catch {
+        // Promoted or picked up meanwhile: it reads the flag itself.
       }
-    } while (cursor !== '0');
+    }
     return promoted;
   }
 

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { RedisKeys } from './names';
+import type { RedisClient } from './redis';
 
 // KEYS: holders (zset), waiters (zset). ARGV: member, max, now.
 // Holds a slot if one is free (or already held); otherwise joins the waiters, oldest first.
@@ -31,7 +31,7 @@ return next[1] or false
  */
 export class RunSlots {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { RedisKeys } from './names';
+import type { RedisClient } from './redis';
 
 /** One change the watcher saw, as kept in the durable event log (a Redis Stream per kind). */
 export interface WatchRecord {
@@ -31,7 +31,7 @@ export interface StoredObject {
  */
 export class WorldStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly eventLogMaxLen: number,
   ) {}

@@ -41,9 +41,11 @@ const addressList = (desc: string) =>
 export const RedisConfig = z
   .object({
     mode: z
-      .enum(['standalone', 'sentinel'])
+      .enum(['standalone', 'sentinel', 'cluster'])
       .default('standalone')
-      .describe('One server (url) or a primary found through Sentinel (sentinel.*)'),
+      .describe(
+        'One server (url), a primary found through Sentinel (sentinel.*) or a Redis Cluster (cluster.*)',
+      ),
     url: z
       .string()
       .url()
@@ -54,7 +56,10 @@ export const RedisConfig = z
     tls: z.boolean().default(false).describe('TLS to the data nodes (always on for a rediss:// URL)'),
     prefix: z
       .string()
-      .regex(/^\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.:-]*$/, 'must start with a hash tag such as {reaper}')
+      .regex(
+        /^\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.:-]*$/,
+        'must start with a hash tag such as {reaper}: BullMQ scripts, flows and MULTI touch several keys at once, which Redis Cluster allows only within one slot (CROSSSLOT otherwise), and the hash tag puts every key in one',
+      )
       .default('{reaper}')
       .describe('Key prefix; the hash tag keeps every key in one Redis Cluster slot'),
     startupTimeoutMs: positive(
@@ -74,9 +79,23 @@ export const RedisConfig = z
       })
       .strict()
       .prefault({}),
+    cluster: z
+      .object({
+        nodes: addressList(
+          'Seed nodes of the Redis Cluster (host:port), at least one in cluster mode; the others are discovered',
+        ),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((redis, ctx) => {
+    if (redis.mode === 'cluster' && redis.cluster.nodes.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'nodes'],
+        message: 'at least one seed node (host:port) is required when redis.mode is cluster',
+      });
     if (redis.mode === 'sentinel' && redis.sentinel.sentinels.length === 0)
       ctx.addIssue({
         code: 'custom',

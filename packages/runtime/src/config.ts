@@ -23,6 +23,7 @@ const ENV_ALIASES: Record<string, string> = {
   REDIS_SENTINELS: 'redis.sentinel.sentinels',
   REDIS_MASTER_NAME: 'redis.sentinel.masterName',
   REDIS_SENTINEL_PASSWORD: 'redis.sentinel.password',
+  REDIS_CLUSTER_NODES: 'redis.cluster.nodes',
   REAPER_FLOW_PREFIX: 'redis.prefix',
   KUBECONFIG: 'kubernetes.kubeconfig',
   NODE_NAME: 'nodeAgent.nodeName',

@@ -99,6 +99,26 @@ describe('configuration', () => {
     );
   });
 
+  it('cluster mode takes the seed nodes as a list or one comma-separated variable', () => {
+    const config = loadConfig({
+      env: { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: '10.0.0.5:6379,10.0.0.6:6379', REDIS_PASSWORD: 's' },
+    });
+    expect(config.redis.mode).toBe('cluster');
+    expect(config.redis.cluster).toEqual({ nodes: ['10.0.0.5:6379', '10.0.0.6:6379'] });
+    expect(config.redis.password).toBe('s');
+  });
+
+  it('cluster mode without seed nodes, or a prefix without a hash tag, is refused saying why', () => {
+    expect(() => loadConfig({ env: { REDIS_MODE: 'cluster' } })).toThrow(
+      /redis.cluster.nodes: got missing; at least one seed node \(host:port\) is required when redis.mode is cluster/,
+    );
+    expect(() =>
+      loadConfig({
+        env: { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: '10.0.0.5:6379', REAPER_FLOW_PREFIX: 'rf' },
+      }),
+    ).toThrow(/redis.prefix: got "rf"; must start with a hash tag such as \{reaper\}: .*CROSSSLOT/);
+  });
+
   it('a change of a reloadable key in the mounted file is applied without a restart', {
     timeout: 15_000,
   }, async () => {

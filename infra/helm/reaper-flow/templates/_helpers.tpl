@@ -65,14 +65,20 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- $_ := set $redis "mode" "sentinel" -}}
 {{- $_ := set $redis "sentinel" (dict "sentinels" .Values.redis.sentinel.sentinels "masterName" .Values.redis.sentinel.masterName "tls" .Values.redis.sentinel.tls) -}}
+{{- else if eq .Values.redis.mode "cluster" -}}
+{{- if not .Values.redis.cluster.nodes -}}
+{{- fail "redis.mode cluster needs redis.cluster.nodes (host:port of some seed nodes)" -}}
+{{- end -}}
+{{- $_ := set $redis "mode" "cluster" -}}
+{{- $_ := set $redis "cluster" (dict "nodes" .Values.redis.cluster.nodes) -}}
 {{- else if eq .Values.redis.mode "standalone" -}}
 {{- if not (or .Values.redis.url .Values.redis.existingSecret) -}}
-{{- fail "redis.bundled.enabled is false: set redis.url (or redis.existingSecret with key url), or redis.mode sentinel" -}}
+{{- fail "redis.bundled.enabled is false: set redis.url (or redis.existingSecret with key url), or redis.mode sentinel or cluster" -}}
 {{- end -}}
 {{- $_ := set $redis "mode" "standalone" -}}
 {{- if .Values.redis.url -}}{{- $_ := set $redis "url" .Values.redis.url -}}{{- end -}}
 {{- else -}}
-{{- fail (printf "redis.mode must be standalone or sentinel, got %q" .Values.redis.mode) -}}
+{{- fail (printf "redis.mode must be standalone, sentinel or cluster, got %q" .Values.redis.mode) -}}
 {{- end -}}
 {{- $derived := dict
   "redis" $redis
