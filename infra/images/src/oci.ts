@@ -36,8 +36,11 @@ export interface ImageSpec {
    * the CRI looks images up by the normalized name, so `reaper/placeholder:v1` in a Pod finds it.
    */
   readonly name: string;
-  /** Layers, bottom first; each a list of entries (see `layerEntries`). */
-  readonly layers: readonly (readonly TarEntry[])[];
+  /**
+   * Layers, bottom first; each a list of entries (see `layerEntries`), or a layer already archived
+   * and compressed by `compressedLayer` (so a layer shared by several images is compressed once).
+   */
+  readonly layers: readonly (readonly TarEntry[] | CompressedLayer)[];
   readonly config: ImageRuntimeConfig;
   readonly architecture?: string;
 }
@@ -48,6 +51,15 @@ export interface LayerInfo {
   /** sha256 of the uncompressed tar (the config's `rootfs.diff_ids`). */
   readonly diffId: string;
   readonly size: number;
+}
+
+/** A layer's tar and its gzip blob, as `compressedLayer` makes them. */
+export interface CompressedLayer {
+  /** sha256 of the uncompressed tar. */
+  readonly diffId: string;
+  /** Size of the uncompressed tar, in bytes. */
+  readonly tarSize: number;
+  readonly gz: Buffer;
 }
 
 export interface OciImage {
@@ -91,10 +103,9 @@ export function ociImage(spec: ImageSpec): OciImage {
     return digest;
   };
 
-  const layers: LayerInfo[] = spec.layers.map((entries) => {
-    const tar = tarArchive(entries);
-    const gz = gzipSync(tar, { level: GZIP_LEVEL, strategy: constants.Z_DEFAULT_STRATEGY });
-    return { digest: addBlob(gz), diffId: sha256(tar), size: gz.length };
+  const layers: LayerInfo[] = spec.layers.map((layer) => {
+    const { gz, diffId } = 'gz' in layer ? layer : compressedLayer(tarArchive(layer));
+    return { digest: addBlob(gz), diffId, size: gz.length };
   });
 
   const c = spec.config;
@@ -154,6 +165,18 @@ export function ociImage(spec: ImageSpec): OciImage {
   return { tarball: tarArchive(layerEntries(files)), manifestDigest, configDigest, layers };
 }
 
+/**
+ * A layer tar and its gzip blob. `gz` may come from a cache keyed by `diffId` (pass it): the blob is
+ * a pure function of the tar, so a cached one is the one this would compute.
+ */
+export function compressedLayer(tar: Buffer, gz?: Buffer): CompressedLayer {
+  return {
+    diffId: sha256(tar),
+    tarSize: tar.length,
+    gz: gz ?? gzipSync(tar, { level: GZIP_LEVEL, strategy: constants.Z_DEFAULT_STRATEGY }),
+  };
+}
+
 /** The tag of a reference (`latest` when it has none); a digest reference is not supported. */
 export function tagOf(reference: string): string {
   if (reference.includes('@')) throw new TarEntryError(`${reference}: digest references are not supported`);
@@ -162,7 +185,7 @@ export function tagOf(reference: string): string {
   return colon === -1 ? 'latest' : lastPart.slice(colon + 1);
 }
 
-function sha256(content: Buffer): string {
+export function sha256(content: Buffer): string {
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 
