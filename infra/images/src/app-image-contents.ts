@@ -28,14 +28,14 @@ export const APP_IMAGE = {
    */
   npmCiArgs: ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'],
   /** The app's build output (`dist/<app>/`, from scripts/build-apps.mjs) is copied here. */
-  distDir: (app: ImageApp) => `dist/${app}`,
+  distDir: (app: string) => `dist/${app}`,
   /**
    * `/app/main.js` links to the app's bundle, so every image has the same entry point (a Dockerfile
    * cannot put a build argument in an exec-form ENTRYPOINT). Node resolves the link before it runs
    * the module, so imports and the source map resolve from dist/<app>/.
    */
   mainLink: 'main.js',
-  mainTarget: (app: ImageApp) => `dist/${app}/main.js`,
+  mainTarget: (app: string) => `dist/${app}/main.js`,
   entrypoint: ['/usr/local/bin/node', '--enable-source-maps', '/app/main.js'],
   /**
    * Unprivileged (uid 1000, `node` in the official images). The watcher, scheduler and dashboard run

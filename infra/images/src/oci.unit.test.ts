@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isStaticElf } from './host-files';
-import { layerEntries, ociImage } from './oci';
+import { compressedLayer, layerEntries, ociImage } from './oci';
 import { normalizeReference } from './reference';
 import { type TarEntry, TarEntryError, tarArchive } from './tar';
 
@@ -87,6 +87,18 @@ describe('OCI image-layout tarballs', () => {
     expect(b.tarball.equals(a.tarball)).toBe(true);
     const changed = ociImage(spec([...files, { type: 'dir', path: 'etc', mode: 0o755 }]));
     expect(changed.manifestDigest).not.toBe(a.manifestDigest);
+  });
+
+  it('a layer compressed once (or taken from the cache by its diff id) gives the same image', () => {
+    const tar = tarArchive(layerEntries(files));
+    const once = compressedLayer(tar);
+    expect(once.diffId).toBe(sha(tar));
+    expect(once.tarSize).toBe(tar.length);
+    expect(compressedLayer(tar).gz.equals(once.gz)).toBe(true);
+    expect(gunzipSync(once.gz).equals(tar)).toBe(true);
+    const fromEntries = ociImage(spec(files));
+    const fromLayer = ociImage({ ...spec(files), layers: [compressedLayer(tar, once.gz)] });
+    expect(fromLayer.tarball.equals(fromEntries.tarball)).toBe(true);
   });
 
   it('index.json names the image and the manifest, config and layers are blobs with matching digests', () => {
