@@ -38,7 +38,8 @@ describe('the Dockerfile and the image builder', () => {
   const runtime = dockerfile.get('runtime') ?? [];
   const instruction = (name: string) =>
     runtime.filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1));
-  // The Dockerfile names the app by its build argument.
+  // The Dockerfile names the app by its build argument, literally.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Docker's syntax, not a template
   const APP = '${APP}';
 
   it('install the production dependencies with the same npm command', () => {
@@ -66,7 +67,7 @@ describe('the Dockerfile and the image builder', () => {
   });
 
   it('accept the same apps and check for the same extra programs', () => {
-    const check = instruction('RUN').find((l) => l.startsWith('case "${APP}" in'));
+    const check = instruction('RUN').find((l) => l.startsWith(`case "${APP}" in`));
     expect(check?.match(/in (\S+)\)/)?.[1]?.split('|')).toEqual([...IMAGE_APPS]);
     for (const [app, programs] of Object.entries(APP_EXTRA_PROGRAMS)) {
       for (const program of programs) {
@@ -81,7 +82,9 @@ describe('the Dockerfile and the image builder', () => {
 
 describe('image names and tags', () => {
   it('are the Helm chart defaults and the kustomize base images', () => {
-    expect(read('infra/helm/reaper-flow/Chart.yaml')).toMatch(new RegExp(`^appVersion: ${APP_IMAGE_TAG}$`, 'm'));
+    expect(read('infra/helm/reaper-flow/Chart.yaml')).toMatch(
+      new RegExp(`^appVersion: ${APP_IMAGE_TAG}$`, 'm'),
+    );
     const values = read('infra/helm/reaper-flow/values.yaml');
     for (const app of IMAGE_APPS) {
       expect(values).toContain(`repository: ${appImageRepository(app)}\n`);

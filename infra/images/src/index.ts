@@ -7,7 +7,12 @@ export {
   type ImageApp,
   REDIS_IMAGE,
 } from './app-image-contents';
-export { type BuildAppImagesOptions, buildAppImages, type ImageFile, stageProductionDeps } from './app-images';
+export {
+  type BuildAppImagesOptions,
+  buildAppImages,
+  type ImageFile,
+  stageProductionDeps,
+} from './app-images';
 export { hostFile, isStaticElf } from './host-files';
 export {
   BUSYBOX,

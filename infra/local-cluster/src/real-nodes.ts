@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   BUSYBOX,
+  type BuiltImage,
   buildAppImages,
   buildNodeImages,
-  type BuiltImage,
   isStaticElf,
   PAUSE_IMAGE,
 } from '@reaper-flow/images';
