@@ -30,8 +30,10 @@ export {
   type ImageSpec,
   type LayerInfo,
   layerEntries,
+  type ManifestDescriptor,
   type OciImage,
   ociImage,
+  ociMultiImageArchive,
   tagOf,
 } from './oci';
 export { normalizeReference } from './reference';

@@ -68,6 +68,17 @@ export interface OciImage {
   readonly manifestDigest: string;
   readonly configDigest: string;
   readonly layers: readonly LayerInfo[];
+  /** The manifest's entry in index.json (with the image's name). */
+  readonly descriptor: ManifestDescriptor;
+  /** Every blob of the image (layers, config, manifest) by digest. */
+  readonly blobs: ReadonlyMap<string, Buffer>;
+}
+
+export interface ManifestDescriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 /**
@@ -134,22 +145,40 @@ export function ociImage(spec: ImageSpec): OciImage {
   });
   const manifestDigest = addBlob(manifest);
 
-  const index = json({
-    schemaVersion: 2,
-    mediaType: MEDIA.index,
-    manifests: [
-      {
-        mediaType: MEDIA.manifest,
-        digest: manifestDigest,
-        size: manifest.length,
-        annotations: {
-          'io.containerd.image.name': spec.name,
-          'org.opencontainers.image.ref.name': tagOf(spec.name),
-        },
-      },
-    ],
-  });
+  const descriptor: ManifestDescriptor = {
+    mediaType: MEDIA.manifest,
+    digest: manifestDigest,
+    size: manifest.length,
+    annotations: {
+      'io.containerd.image.name': spec.name,
+      'org.opencontainers.image.ref.name': tagOf(spec.name),
+    },
+  };
+  return {
+    tarball: layoutTarball([descriptor], blobs),
+    manifestDigest,
+    configDigest,
+    layers,
+    descriptor,
+    blobs,
+  };
+}
 
+/**
+ * One image-layout tarball holding several images (index.json lists each manifest with its name):
+ * a blob that several images share is in it once, so importing it moves each layer once.
+ */
+export function ociMultiImageArchive(images: readonly OciImage[]): Buffer {
+  const blobs = new Map<string, Buffer>();
+  for (const image of images) for (const [digest, content] of image.blobs) blobs.set(digest, content);
+  return layoutTarball(
+    images.map((i) => i.descriptor),
+    blobs,
+  );
+}
+
+function layoutTarball(manifests: readonly ManifestDescriptor[], blobs: ReadonlyMap<string, Buffer>): Buffer {
+  const index = json({ schemaVersion: 2, mediaType: MEDIA.index, manifests });
   const files: TarEntry[] = [
     { type: 'file', path: 'oci-layout', mode: 0o644, content: json({ imageLayoutVersion: '1.0.0' }) },
     { type: 'file', path: 'index.json', mode: 0o644, content: index },
@@ -162,7 +191,7 @@ export function ociImage(spec: ImageSpec): OciImage {
       }),
     ),
   ];
-  return { tarball: tarArchive(layerEntries(files)), manifestDigest, configDigest, layers };
+  return tarArchive(layerEntries(files));
 }
 
 /**
