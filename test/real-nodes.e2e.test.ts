@@ -75,8 +75,8 @@ describe('real kubelet nodes', () => {
   }
 
   // Cold machine: apt-get installs containerd, runc and the CNI plugins, kubelet is compiled
-  // (minutes on 2 cores) and the app images are built (about 80 s); warm: the images' rebuild from
-  // cached layers and their import add to the about 15 s of the nodes.
+  // (minutes on 2 cores) and the app images are built (about a minute); warm: about 45 s, of which
+  // about 15 s rebuild the images from cached layers and about 20 s import them into the two nodes.
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'reaper-flow-real-nodes-'));
     cluster = await startLocalCluster({
