@@ -2,8 +2,9 @@
 // ones (upstream kubelet, Debian's containerd and runc, the reaper-v2 handler mapped to runc, the
 // local placeholder image), the apps as processes. What the stand-in kubelet cannot show: the backing
 // Pod runs in the image the scheduler names, the kubelet reports the real exit code and serves the
-// log, the node-lifecycle controller turns a Node whose kubelet stopped NotReady while the simulated
-// node's Leases keep it Ready, and `down` leaves nothing on the machine.
+// log, an app image of `npm run images` (imported under the Helm chart's default name) starts its
+// entry point on a real node, the node-lifecycle controller turns a Node whose kubelet stopped
+// NotReady while the simulated node's Leases keep it Ready, and `down` leaves nothing on the machine.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -73,8 +74,9 @@ describe('real kubelet nodes', () => {
     });
   }
 
-  // Cold machine: apt-get installs containerd, runc and the CNI plugins, and kubelet is compiled
-  // (minutes on 2 cores); warm: about 15 s.
+  // Cold machine: apt-get installs containerd, runc and the CNI plugins, kubelet is compiled
+  // (minutes on 2 cores) and the app images are built (about a minute); warm: about 45 s, of which
+  // about 15 s rebuild the images from cached layers and about 20 s import them into the two nodes.
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'reaper-flow-real-nodes-'));
     cluster = await startLocalCluster({
@@ -179,6 +181,49 @@ describe('real kubelet nodes', () => {
     expect((status.nodeStatuses ?? []).map((n) => [n.nodeName, n.phase, n.exitCode]).sort()).toEqual(
       records.map((r) => [r.name, 'Succeeded', 0]).sort(),
     );
+  });
+
+  it('the scheduler image starts on a real node as a non-root user and stops at its missing config file', {
+    timeout: 90_000,
+  }, async () => {
+    // What the Helm chart and the kustomize base name by default; nothing may be pulled. The Pod
+    // cannot reach the API server (it binds 127.0.0.1 on the host), so without its ConfigMap the
+    // app's first statement, reading the config file, is as far as it gets.
+    await kube().create(
+      Resources.pods,
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'scheduler-image' },
+        spec: {
+          nodeName: records[0]?.name,
+          restartPolicy: 'Never',
+          securityContext: { runAsNonRoot: true },
+          containers: [{ name: 'scheduler', image: 'reaper-flow/scheduler:0.1.0', imagePullPolicy: 'Never' }],
+        },
+      },
+      { namespace: NAMESPACE },
+    );
+    interface PodStatus {
+      status?: {
+        phase?: string;
+        containerStatuses?: { state?: { terminated?: { exitCode?: number } } }[];
+      };
+    }
+    const pod = await waitFor(
+      async () => {
+        const p = await kube().get<PodStatus>(Resources.pods, 'scheduler-image', { namespace: NAMESPACE });
+        return p?.status?.phase === 'Failed' ? p : undefined;
+      },
+      { description: 'Pod scheduler-image Failed', timeoutMs: 60_000 },
+    );
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(1);
+    const logs = await kubectl(['logs', '-n', NAMESPACE, 'scheduler-image']);
+    expect(logs.stdout).toContain(
+      'cannot read /etc/reaper-flow/reaper-flow.yaml: ENOENT: no such file or directory',
+    );
+    // The bundle's source map is in the image: the trace names the TypeScript source.
+    expect(logs.stdout).toMatch(/at loadConfig \(\/app\/packages\/runtime\/src\/config\.ts:\d+:\d+\)/);
   });
 
   it('a stopped kubelet makes its Node NotReady; the simulated node stays Ready', {

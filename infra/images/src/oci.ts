@@ -36,8 +36,11 @@ export interface ImageSpec {
    * the CRI looks images up by the normalized name, so `reaper/placeholder:v1` in a Pod finds it.
    */
   readonly name: string;
-  /** Layers, bottom first; each a list of entries (see `layerEntries`). */
-  readonly layers: readonly (readonly TarEntry[])[];
+  /**
+   * Layers, bottom first; each a list of entries (see `layerEntries`), or a layer already archived
+   * and compressed by `compressedLayer` (so a layer shared by several images is compressed once).
+   */
+  readonly layers: readonly (readonly TarEntry[] | CompressedLayer)[];
   readonly config: ImageRuntimeConfig;
   readonly architecture?: string;
 }
@@ -50,12 +53,32 @@ export interface LayerInfo {
   readonly size: number;
 }
 
+/** A layer's tar and its gzip blob, as `compressedLayer` makes them. */
+export interface CompressedLayer {
+  /** sha256 of the uncompressed tar. */
+  readonly diffId: string;
+  /** Size of the uncompressed tar, in bytes. */
+  readonly tarSize: number;
+  readonly gz: Buffer;
+}
+
 export interface OciImage {
   /** The image-layout tarball: `oci-layout`, `index.json`, `blobs/sha256/*`. */
   readonly tarball: Buffer;
   readonly manifestDigest: string;
   readonly configDigest: string;
   readonly layers: readonly LayerInfo[];
+  /** The manifest's entry in index.json (with the image's name). */
+  readonly descriptor: ManifestDescriptor;
+  /** Every blob of the image (layers, config, manifest) by digest. */
+  readonly blobs: ReadonlyMap<string, Buffer>;
+}
+
+export interface ManifestDescriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 /**
@@ -91,10 +114,9 @@ export function ociImage(spec: ImageSpec): OciImage {
     return digest;
   };
 
-  const layers: LayerInfo[] = spec.layers.map((entries) => {
-    const tar = tarArchive(entries);
-    const gz = gzipSync(tar, { level: GZIP_LEVEL, strategy: constants.Z_DEFAULT_STRATEGY });
-    return { digest: addBlob(gz), diffId: sha256(tar), size: gz.length };
+  const layers: LayerInfo[] = spec.layers.map((layer) => {
+    const { gz, diffId } = 'gz' in layer ? layer : compressedLayer(tarArchive(layer));
+    return { digest: addBlob(gz), diffId, size: gz.length };
   });
 
   const c = spec.config;
@@ -123,22 +145,40 @@ export function ociImage(spec: ImageSpec): OciImage {
   });
   const manifestDigest = addBlob(manifest);
 
-  const index = json({
-    schemaVersion: 2,
-    mediaType: MEDIA.index,
-    manifests: [
-      {
-        mediaType: MEDIA.manifest,
-        digest: manifestDigest,
-        size: manifest.length,
-        annotations: {
-          'io.containerd.image.name': spec.name,
-          'org.opencontainers.image.ref.name': tagOf(spec.name),
-        },
-      },
-    ],
-  });
+  const descriptor: ManifestDescriptor = {
+    mediaType: MEDIA.manifest,
+    digest: manifestDigest,
+    size: manifest.length,
+    annotations: {
+      'io.containerd.image.name': spec.name,
+      'org.opencontainers.image.ref.name': tagOf(spec.name),
+    },
+  };
+  return {
+    tarball: layoutTarball([descriptor], blobs),
+    manifestDigest,
+    configDigest,
+    layers,
+    descriptor,
+    blobs,
+  };
+}
 
+/**
+ * One image-layout tarball holding several images (index.json lists each manifest with its name):
+ * a blob that several images share is in it once, so importing it moves each layer once.
+ */
+export function ociMultiImageArchive(images: readonly OciImage[]): Buffer {
+  const blobs = new Map<string, Buffer>();
+  for (const image of images) for (const [digest, content] of image.blobs) blobs.set(digest, content);
+  return layoutTarball(
+    images.map((i) => i.descriptor),
+    blobs,
+  );
+}
+
+function layoutTarball(manifests: readonly ManifestDescriptor[], blobs: ReadonlyMap<string, Buffer>): Buffer {
+  const index = json({ schemaVersion: 2, mediaType: MEDIA.index, manifests });
   const files: TarEntry[] = [
     { type: 'file', path: 'oci-layout', mode: 0o644, content: json({ imageLayoutVersion: '1.0.0' }) },
     { type: 'file', path: 'index.json', mode: 0o644, content: index },
@@ -151,7 +191,19 @@ export function ociImage(spec: ImageSpec): OciImage {
       }),
     ),
   ];
-  return { tarball: tarArchive(layerEntries(files)), manifestDigest, configDigest, layers };
+  return tarArchive(layerEntries(files));
+}
+
+/**
+ * A layer tar and its gzip blob. `gz` may come from a cache keyed by `diffId` (pass it): the blob is
+ * a pure function of the tar, so a cached one is the one this would compute.
+ */
+export function compressedLayer(tar: Buffer, gz?: Buffer): CompressedLayer {
+  return {
+    diffId: sha256(tar),
+    tarSize: tar.length,
+    gz: gz ?? gzipSync(tar, { level: GZIP_LEVEL, strategy: constants.Z_DEFAULT_STRATEGY }),
+  };
 }
 
 /** The tag of a reference (`latest` when it has none); a digest reference is not supported. */
@@ -162,7 +214,7 @@ export function tagOf(reference: string): string {
   return colon === -1 ? 'latest' : lastPart.slice(colon + 1);
 }
 
-function sha256(content: Buffer): string {
+export function sha256(content: Buffer): string {
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 

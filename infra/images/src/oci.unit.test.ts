@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isStaticElf } from './host-files';
-import { layerEntries, ociImage } from './oci';
+import { compressedLayer, layerEntries, ociImage, ociMultiImageArchive } from './oci';
 import { normalizeReference } from './reference';
 import { type TarEntry, TarEntryError, tarArchive } from './tar';
 
@@ -87,6 +87,50 @@ describe('OCI image-layout tarballs', () => {
     expect(b.tarball.equals(a.tarball)).toBe(true);
     const changed = ociImage(spec([...files, { type: 'dir', path: 'etc', mode: 0o755 }]));
     expect(changed.manifestDigest).not.toBe(a.manifestDigest);
+  });
+
+  it('a layer compressed once (or taken from the cache by its diff id) gives the same image', () => {
+    const tar = tarArchive(layerEntries(files));
+    const once = compressedLayer(tar);
+    expect(once.diffId).toBe(sha(tar));
+    expect(once.tarSize).toBe(tar.length);
+    expect(compressedLayer(tar).gz.equals(once.gz)).toBe(true);
+    expect(gunzipSync(once.gz).equals(tar)).toBe(true);
+    const fromEntries = ociImage(spec(files));
+    const fromLayer = ociImage({ ...spec(files), layers: [compressedLayer(tar, once.gz)] });
+    expect(fromLayer.tarball.equals(fromEntries.tarball)).toBe(true);
+  });
+
+  it('several images in one archive: each named in index.json, a shared layer stored once', () => {
+    const shared = compressedLayer(tarArchive(layerEntries(files)));
+    const own = (name: string) =>
+      ociImage({
+        name: `docker.io/reaper-flow/${name}:0.1.0`,
+        layers: [
+          shared,
+          layerEntries([{ type: 'file', path: name, mode: 0o644, content: Buffer.from(name) }]),
+        ],
+        config: {},
+      });
+    const [a, b] = [own('a'), own('b')];
+    const members = readTar(ociMultiImageArchive([a, b]));
+    const index = JSON.parse(members.find((m) => m.path === 'index.json')?.content.toString() ?? '{}');
+    expect(
+      index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [
+        m.digest,
+        m.annotations['io.containerd.image.name'],
+      ]),
+    ).toEqual([
+      [a.manifestDigest, 'docker.io/reaper-flow/a:0.1.0'],
+      [b.manifestDigest, 'docker.io/reaper-flow/b:0.1.0'],
+    ]);
+    const blobPaths = members.filter((m) => m.path.startsWith('blobs/sha256/') && m.type === '0');
+    const sharedPath = `blobs/sha256/${sha(shared.gz).slice('sha256:'.length)}`;
+    expect(blobPaths.filter((m) => m.path === sharedPath)).toHaveLength(1);
+    for (const digest of [...a.blobs.keys(), ...b.blobs.keys()]) {
+      const blob = blobPaths.find((m) => m.path === `blobs/sha256/${digest.slice('sha256:'.length)}`);
+      expect(blob && sha(blob.content)).toBe(digest);
+    }
   });
 
   it('index.json names the image and the manifest, config and layers are blobs with matching digests', () => {

@@ -8,7 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BUSYBOX, type BuiltImage, buildNodeImages, isStaticElf, PAUSE_IMAGE } from '@reaper-flow/images';
+import {
+  BUSYBOX,
+  type BuiltImage,
+  buildAppImages,
+  buildNodeImages,
+  isStaticElf,
+  PAUSE_IMAGE,
+} from '@reaper-flow/images';
 import { ensureBinaries, ensureDebianPackages, onPath } from './binaries';
 import { REAL_NODE_LABEL } from './constants';
 import type { ProcessSpec } from './control-plane';
@@ -84,10 +91,19 @@ export function realNodesRoot(stateDir: string): string {
 export async function startRealNodes(opts: StartRealNodesOptions): Promise<RealNodeRecord[]> {
   const t0 = performance.now();
   const nodeIp = hostAddress();
-  const images = await buildNodeImages();
+  const nodeImages = await buildNodeImages();
   opts.log(
-    `node images built: ${images.pause.name} (${kb(images.pause)}), ${images.placeholder.name} (${kb(images.placeholder)})`,
+    `node images built: ${nodeImages.pause.name} (${kb(nodeImages.pause)}), ${nodeImages.placeholder.name} (${kb(nodeImages.placeholder)})`,
   );
+  // The app images and Redis (`npm run images`), under the names the Helm chart and the kustomize
+  // base use by default, so their Pods start here with imagePullPolicy Never (nothing is pulled).
+  const t1 = performance.now();
+  const appImages = await buildAppImages({ log: opts.log });
+  opts.log(
+    `app images built in ${((performance.now() - t1) / 1000).toFixed(1)} s: ${appImages.images.map((i) => i.name).join(', ')}`,
+  );
+  // One tarball for the five: the layers the app images share are imported once.
+  const images = [nodeImages.pause, nodeImages.placeholder, { path: appImages.allInOne }];
   const slots = freeSlots(opts.count);
   const ports = await freePorts(2 * opts.count);
   const records: RealNodeRecord[] = slots.map((slot, i) => ({
@@ -108,7 +124,7 @@ export async function startRealNodes(opts: StartRealNodesOptions): Promise<RealN
 async function startRealNode(
   record: RealNodeRecord,
   nodeIp: string,
-  images: { readonly pause: BuiltImage; readonly placeholder: BuiltImage },
+  images: readonly { readonly path: string }[],
   opts: StartRealNodesOptions,
 ): Promise<void> {
   const node = realNodeLayout(realNodesRoot(opts.stateDir), record.name, record.slot);
@@ -136,8 +152,8 @@ async function startRealNode(
     await ctr(node.containerdSocket, ['version']);
     return true;
   });
-  for (const image of [images.pause, images.placeholder])
-    await ctr(node.containerdSocket, ['-n', 'k8s.io', 'images', 'import', image.path]);
+  for (const image of images)
+    await ctr(node.containerdSocket, ['-n', 'k8s.io', 'images', 'import', image.path], 120_000);
 
   const certs = await createNodeCertificates(opts.pkiDir, record.name, nodeIp);
   const caCert = join(opts.pkiDir, 'ca.crt');
