@@ -271,7 +271,8 @@ export function renderSummary(r: Results): string {
         'All clients: apiserver_request_total between apply and idle (engine) or over the floor round, the stand-in kubelet, ' +
           "controller manager and kube-scheduler included; reads are GET and LIST. The engine's watches are open before the apply " +
           '(they count only when one is re-opened); the floor opens one Pod watch (and its LIST) per round. Watch events: ' +
-          'apiserver_watch_events_total, every watcher of every resource.',
+          "apiserver_watch_events_total, every watcher of every resource, less the events the bench's own watches received during the engine's run " +
+          `(${both.map(({ n, f }) => `${fmt(f.benchWatchEventsPerNodeRun, 1)} per node-run at ${n} nodes`).join(', ')}; the floor has no such watches).`,
         '',
       );
     }

@@ -27,8 +27,12 @@ export interface FanoutResult {
   readonly api: ApiCount[];
   /** The same, as reads, writes and watches per node-run. */
   readonly apiKinds: ApiKinds;
-  /** Watch events the API server sent between apply and idle, all watchers, per node-run. */
+  /**
+   * Watch events the API server sent between apply and idle per node-run, all watchers but the
+   * bench's own four (ReaperPods, DaemonJobs, Pods, Nodes: they see `benchWatchEventsPerNodeRun`).
+   */
   readonly watchEventsPerNodeRun: number;
+  readonly benchWatchEventsPerNodeRun: number;
   readonly writesPerNodeRun: number;
   readonly runObjectWritesPerNodeRun: number;
   /** The scheduler's own requests (its reaper_kube_api_requests_total). */
@@ -161,6 +165,7 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   const before = await snap();
   const mark = ctx.rpods.events.length;
   const podMark = ctx.pods.events.length;
+  const watchedMarks = [ctx.rpods, ctx.djobs, ctx.pods, ctx.nodes].map((w) => w.events.length);
   const t0 = performance.now();
   await applyJob(ctx, job, { nodeSelector: { [`bench.reaper.io/fan-${size}`]: 'true' } });
   let stalled: FanoutResult['stalled'];
@@ -224,6 +229,10 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   // Trailing work (status mirrors, the run parent, the last coalesced write) belongs to the run.
   const drained = await quiesce(ctx.redis, prefix, 120_000);
   const after = await snap();
+  const benchWatchEvents = [ctx.rpods, ctx.djobs, ctx.pods, ctx.nodes].reduce(
+    (n, w, i) => n + w.events.length - (watchedMarks[i] ?? 0),
+    0,
+  );
 
   const perRun = (n: number) => n / size;
   const apiInc = apiserverRequests(before.api, after.api);
@@ -283,7 +292,8 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
     lastSucceededMs: Math.max(...succeeded),
     api,
     apiKinds: total,
-    watchEventsPerNodeRun: watchEvents(before.api, after.api) / size,
+    watchEventsPerNodeRun: (watchEvents(before.api, after.api) - benchWatchEvents) / size,
+    benchWatchEventsPerNodeRun: benchWatchEvents / size,
     writesPerNodeRun: perRun(writes),
     runObjectWritesPerNodeRun: perRun(runWrites),
     schedulerApi,
