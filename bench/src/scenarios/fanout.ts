@@ -1,25 +1,20 @@
 // Fan-out makespan: one DaemonJob over N nodes, apply -> Completed (seen on the watch), with the API
 // requests (the API server's apiserver_request_total and the scheduler's own counters), the Redis
 // commands and the CPU of every process between the apply and the moment the engine is idle again.
+import { type KubeClient, Resources } from '@reaper-flow/k8s';
 import { QueueNames, RedisKeys } from '@reaper-flow/queue';
+import { type ApiCount, type ApiKinds, apiCounts, apiKinds, isWrite } from '../api-counts';
 import { Meter, type Snapshot } from '../meter';
-import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, quiesce } from '../ops';
+import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, nodeName, quiesce } from '../ops';
 import { MiB } from '../proc';
 import { progress } from '../progress';
-import { counterIncrease, type PromSample, parseProm } from '../prom';
+import { counterIncrease } from '../prom';
 import { callsIncrease, commandCalls, type RedisMemory, redisMemory, settledMemory } from '../redis-stats';
 import { type Summary, summarize } from '../stats';
+import { apiserverMetrics, apiserverRequests, watchEvents } from './floor';
 
-const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
 /** The objects a run consists of (leases, nodes and the faults ConfigMap are someone else's). */
 const RUN_RESOURCES = new Set(['reaperpods', 'pods', 'reaperdaemonjobs', 'events']);
-
-export interface ApiCount {
-  /** `VERB resource[/subresource]` */
-  readonly request: string;
-  readonly count: number;
-  readonly perNodeRun: number;
-}
 
 export interface FanoutResult {
   readonly nodes: number;
@@ -30,11 +25,21 @@ export interface FanoutResult {
   readonly lastSucceededMs: number;
   /** Every API request the API server counted between apply and idle, all clients. */
   readonly api: ApiCount[];
+  /** The same, as reads, writes and watches per node-run. */
+  readonly apiKinds: ApiKinds;
+  /**
+   * Watch events the API server sent between apply and idle per node-run, all watchers but the
+   * bench's own four (ReaperPods, DaemonJobs, Pods, Nodes: they see `benchWatchEventsPerNodeRun`).
+   */
+  readonly watchEventsPerNodeRun: number;
+  readonly benchWatchEventsPerNodeRun: number;
   readonly writesPerNodeRun: number;
   readonly runObjectWritesPerNodeRun: number;
   /** The scheduler's own requests (its reaper_kube_api_requests_total). */
   readonly schedulerApi: ApiCount[];
   readonly schedulerWritesPerNodeRun: number;
+  /** Reads, writes and watches opened per node-run by client: scheduler, watcher, all others. */
+  readonly byClient: { readonly client: string; readonly kinds: ApiKinds }[];
   /** DaemonJob status writes of this run: API server count and the scheduler's counter. */
   readonly djobStatusWrites: number;
   readonly djobStatusWritesScheduler: number;
@@ -75,17 +80,20 @@ async function parkedNodeRuns(ctx: Ctx, prefix: string): Promise<{ count: number
   return { count, nextDueInMs: due - Date.now() };
 }
 
-async function apiserverMetrics(ctx: Ctx): Promise<PromSample[]> {
-  return parseProm(await ctx.client.request<string>('GET', '/metrics', { raw: true }));
+/** The pool nodes a fan-out of `size` runs on: the first `size` of the pool. */
+export function fanoutNodes(ctx: Pick<Ctx, 'id'>, size: number): string[] {
+  return Array.from({ length: size }, (_, i) => nodeName(ctx, 'fan', i));
 }
 
-function labelsOf(key: string): string {
-  const [verb = '', resource = '', sub = ''] = key.split(' ');
-  return `${verb} ${resource}${sub ? `/${sub}` : ''}`;
-}
-
-/** Creates the fan-out pool once: node i gets `bench.reaper.io/fan-<size>=true` for each size > i. */
-export async function createFanoutNodes(ctx: Ctx, sizes: readonly number[]): Promise<void> {
+/**
+ * Creates the fan-out pool once (node i gets `bench.reaper.io/fan-<size>=true` for each size > i)
+ * and waits until every pool node is Ready without the not-ready taint. Before the engine starts:
+ * the like-for-like floor runs its Pods on these nodes.
+ */
+export async function addFanoutNodes(
+  ctx: Pick<Ctx, 'id' | 'client'>,
+  sizes: readonly number[],
+): Promise<void> {
   const max = Math.max(...sizes);
   progress.begin('fan-out', `adding ${max} nodes (16 at a time)`);
   const t0 = performance.now();
@@ -93,9 +101,32 @@ export async function createFanoutNodes(ctx: Ctx, sizes: readonly number[]): Pro
     labels: (i) =>
       Object.fromEntries(sizes.filter((s) => i < s).map((s) => [`bench.reaper.io/fan-${s}`, 'true'])),
   });
-  progress.step(
-    `${max} nodes added in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for the world`,
-  );
+  await nodesReady(ctx.client, `bench.reaper.io/fan-${max}=true`, max);
+  progress.step(`${max} nodes added and Ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function nodesReady(client: KubeClient, labelSelector: string, count: number): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const list = await client.listAll<{
+      spec?: { taints?: { key: string }[] };
+      status?: { conditions?: { type: string; status: string }[] };
+    }>(Resources.nodes, { labelSelector });
+    const ready = list.items.filter(
+      (n) =>
+        n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+        !n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/not-ready'),
+    ).length;
+    if (ready >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${ready}/${count} pool nodes Ready after 180 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Waits until the watcher's world holds every pool node, Ready and untainted. */
+export async function fanoutNodesInWorld(ctx: Ctx, sizes: readonly number[]): Promise<void> {
+  const max = Math.max(...sizes);
+  progress.begin('fan-out', `waiting for the ${max} pool nodes in the world`);
   // The engine reads nodes from the watcher's world: every pool node must be there, Ready, untainted.
   const key = RedisKeys.world(ctx.engine.config.redis.prefix, 'Node').namespace('');
   const deadline = Date.now() + 180_000;
@@ -125,14 +156,16 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   await quiesce(ctx.redis, prefix, 120_000);
   const job = `fan-${size}`;
   const snap = async () => ({
-    api: await apiserverMetrics(ctx),
+    api: await apiserverMetrics(ctx.client),
     scheduler: await ctx.engine.scrape('scheduler'),
+    watcher: await ctx.engine.scrape('watcher'),
     redis: await commandCalls(ctx.redis),
     procs: meter.snapshot() as Snapshot,
   });
   const before = await snap();
   const mark = ctx.rpods.events.length;
   const podMark = ctx.pods.events.length;
+  const watchedMarks = [ctx.rpods, ctx.djobs, ctx.pods, ctx.nodes].map((w) => w.events.length);
   const t0 = performance.now();
   await applyJob(ctx, job, { nodeSelector: { [`bench.reaper.io/fan-${size}`]: 'true' } });
   let stalled: FanoutResult['stalled'];
@@ -196,21 +229,14 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   // Trailing work (status mirrors, the run parent, the last coalesced write) belongs to the run.
   const drained = await quiesce(ctx.redis, prefix, 120_000);
   const after = await snap();
+  const benchWatchEvents = [ctx.rpods, ctx.djobs, ctx.pods, ctx.nodes].reduce(
+    (n, w, i) => n + w.events.length - (watchedMarks[i] ?? 0),
+    0,
+  );
 
   const perRun = (n: number) => n / size;
-  const apiInc = counterIncrease(
-    before.api,
-    after.api,
-    'apiserver_request_total',
-    ['verb', 'resource', 'subresource'],
-    (l) => (l.resource ?? '') !== '',
-  );
-  const api: ApiCount[] = [...apiInc].map(([k, count]) => ({
-    request: labelsOf(k),
-    count,
-    perNodeRun: perRun(count),
-  }));
-  const isWrite = (k: string) => WRITE_VERBS.has(k.split(' ')[0] ?? '');
+  const apiInc = apiserverRequests(before.api, after.api);
+  const api = apiCounts(apiInc, size);
   const writes = [...apiInc].filter(([k]) => isWrite(k)).reduce((n, [, c]) => n + c, 0);
   const runWrites = [...apiInc]
     .filter(([k]) => isWrite(k) && RUN_RESOURCES.has(k.split(' ')[1] ?? ''))
@@ -222,11 +248,28 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
     'verb',
     'resource',
   ]);
-  const schedulerApi = [...schedInc].map(([k, count]) => ({
-    request: labelsOf(k),
-    count,
-    perNodeRun: perRun(count),
-  }));
+  const schedulerApi = apiCounts(schedInc, size);
+  const watcherApi = apiCounts(
+    counterIncrease(before.watcher, after.watcher, 'reaper_kube_api_requests_total', ['verb', 'resource']),
+    size,
+  );
+  const total = apiKinds(api);
+  const sched = apiKinds(schedulerApi);
+  const watch = apiKinds(watcherApi);
+  const byClient = [
+    { client: 'scheduler', kinds: sched },
+    { client: 'watcher', kinds: watch },
+    {
+      // The API server counts a watch when it ends, the apps when it opens: others' watches are
+      // left out rather than guessed.
+      client: 'others (kubelet, controller manager, kube-scheduler, bench)',
+      kinds: {
+        reads: total.reads - sched.reads - watch.reads,
+        writes: total.writes - sched.writes - watch.writes,
+        watches: Number.NaN,
+      },
+    },
+  ];
   const schedWrites = [...schedInc].filter(([k]) => isWrite(k)).reduce((n, [, c]) => n + c, 0);
   const statusInc = counterIncrease(before.scheduler, after.scheduler, 'reaper_status_writes_total', [
     'kind',
@@ -248,10 +291,14 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
     lastPodMs: Math.max(...added),
     lastSucceededMs: Math.max(...succeeded),
     api,
+    apiKinds: total,
+    watchEventsPerNodeRun: (watchEvents(before.api, after.api) - benchWatchEvents) / size,
+    benchWatchEventsPerNodeRun: benchWatchEvents / size,
     writesPerNodeRun: perRun(writes),
     runObjectWritesPerNodeRun: perRun(runWrites),
     schedulerApi,
     schedulerWritesPerNodeRun: perRun(schedWrites),
+    byClient,
     djobStatusWrites,
     djobStatusWritesScheduler: statusInc.get('ReaperDaemonJob') ?? 0,
     redisCommands: [...redisInc].map(([command, calls]) => ({ command, calls, perNodeRun: perRun(calls) })),

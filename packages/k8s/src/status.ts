@@ -29,19 +29,38 @@ export async function patchStatus(
   desired: DesiredStatus,
   opts: PatchStatusOptions = {},
 ): Promise<boolean> {
+  return (await patchStatusReturning(client, ref, obj, desired, opts)) !== undefined;
+}
+
+/** The object as the API server returned it after a status write. */
+export interface WrittenObject {
+  readonly metadata: { readonly resourceVersion?: string | undefined };
+  readonly status?: unknown;
+}
+
+/**
+ * As {@link patchStatus}, but resolves with the object the API server returned after the write
+ * (its new resourceVersion and status), or undefined when nothing was written.
+ */
+export async function patchStatusReturning(
+  client: Pick<KubeClient, 'patch'>,
+  ref: ResourceRef,
+  obj: StatusTarget,
+  desired: DesiredStatus,
+  opts: PatchStatusOptions = {},
+): Promise<WrittenObject | undefined> {
   const patch = statusPatch(obj.status, desired);
-  if (!patch) return false;
+  if (!patch) return undefined;
   try {
-    await client.patch(
+    return await client.patch<WrittenObject>(
       ref,
       obj.metadata.name,
       'merge',
       { status: patch },
       { namespace: obj.metadata.namespace, subresource: 'status', fieldManager: opts.fieldManager },
     );
-    return true;
   } catch (err) {
-    if (isApiError(err, 'NotFound')) return false;
+    if (isApiError(err, 'NotFound')) return undefined;
     throw err;
   }
 }

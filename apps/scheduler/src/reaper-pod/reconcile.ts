@@ -20,7 +20,13 @@ import {
   setCondition,
   waitingForScheduler,
 } from '@reaper-flow/domain';
-import { type EventType, type InvolvedObject, isApiError, patchStatus, Resources } from '@reaper-flow/k8s';
+import {
+  type EventType,
+  type InvolvedObject,
+  isApiError,
+  patchStatusReturning,
+  Resources,
+} from '@reaper-flow/k8s';
 import { TerminalReconcileError } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
@@ -31,6 +37,7 @@ import {
   type SchedulerContext,
 } from '../context';
 import { ensureBackingPod, ownedBy } from './backing-pod';
+import { OwnStatusWrites } from './own-status-writes';
 
 /** How soon to look again while an older same-name Pod terminates (its deletion also wakes us). */
 const OLD_POD_REQUEUE_MS = 1000;
@@ -41,6 +48,7 @@ interface StoredReaperPod {
     readonly name: string;
     readonly namespace?: string;
     readonly uid?: string;
+    readonly resourceVersion?: string;
     readonly deletionTimestamp?: string;
     readonly ownerReferences?: readonly { readonly kind: string }[];
   };
@@ -55,6 +63,7 @@ class ReaperPodReconcile {
     private readonly ctx: SchedulerContext,
     private readonly req: ReconcileRequest,
     private readonly stored: StoredReaperPod,
+    private readonly ownWrites: OwnStatusWrites,
   ) {
     this.now = rfc3339(ctx.now());
   }
@@ -84,11 +93,13 @@ class ReaperPodReconcile {
 
   /** Writes the status fields when they differ from the stored status; returns whether it wrote. */
   private async write(status: DesiredStatus): Promise<boolean> {
-    const wrote = await patchStatus(this.ctx.kube, Resources.reaperPods, this.stored, status, {
+    const written = await patchStatusReturning(this.ctx.kube, Resources.reaperPods, this.stored, status, {
       fieldManager: FIELD_MANAGER,
     });
-    if (wrote) this.ctx.metrics.statusWrites.inc({ kind: 'ReaperPod' });
-    return wrote;
+    if (!written) return false;
+    this.ownWrites.remember(this.stored, written);
+    this.ctx.metrics.statusWrites.inc({ kind: 'ReaperPod' });
+    return true;
   }
 
   /**
@@ -321,16 +332,21 @@ class ReaperPodReconcile {
  * Level-triggered ReaperPod reconciler. Reads the ReaperPod, its overlay and its Pod from the
  * world; creates the Pod from `desiredPod` once the overlay gate is open; mirrors the Pod's
  * status. Every write is guarded: a create that meets AlreadyExists checks the owner uid, status
- * is written only when it differs, and Events are recorded on transitions only.
+ * is written only when it differs from the newest status known (the world's, or this scheduler's
+ * own last write while the world lags it: {@link OwnStatusWrites}), and Events are recorded on
+ * transitions only.
  */
 export const reaperPodModule: ReconcilerModule = {
   kind: 'ReaperPod',
   create(ctx: SchedulerContext): KindReconciler {
+    // Our own status writes the world may not show yet: without them, a reconcile between our
+    // write and the ReaperPod watch's event for it writes the same status again (see the class).
+    const ownWrites = new OwnStatusWrites();
     return {
       async reconcile(req) {
         const stored = await ctx.world.get<StoredReaperPod>('ReaperPod', req.namespace, req.name);
         if (!stored) return undefined;
-        return new ReaperPodReconcile(ctx, req, stored).run();
+        return new ReaperPodReconcile(ctx, req, ownWrites.freshest(stored), ownWrites).run();
       },
     };
   },
