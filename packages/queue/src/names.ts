@@ -43,7 +43,15 @@ export function parseKey(text: string): ObjectKey {
   return { kind: parts[0], namespace: parts[1] ?? '', name: parts[2] };
 }
 
-/** Redis keys outside BullMQ, all under the same hash-tagged prefix. Every one is built here. */
+/** Escapes Redis glob metacharacters, so a prefix is matched literally by SCAN MATCH. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/**
+ * Redis keys under the hash-tagged prefix, all built here: ours, and the few BullMQ keys we look
+ * for (an overlay-node queue's `meta` hash).
+ */
 export const RedisKeys = {
   eventLog: (prefix: string, kind: string) => `${prefix}:events:${kind}`,
   /** The watcher's world of one kind: a hash per namespace, plus the namespace set and revision. */
@@ -84,9 +92,23 @@ export const RedisKeys = {
   nodeRunWake: (prefix: string, nodeRunJobId: string) => `${prefix}:wake:${nodeRunJobId}`,
   /** The SCAN pattern of every nodeRunWake key, and how to get the job id back from one. */
   nodeRunWakes: (prefix: string) => ({
-    pattern: `${prefix}:wake:*`,
+    pattern: `${escapeGlob(prefix)}:wake:*`,
     jobIdOf: (key: string) => key.slice(`${prefix}:wake:`.length),
   }),
+  /**
+   * The SCAN pattern of the `meta` hash BullMQ writes for each overlay-node queue, and the node a
+   * matching key names (undefined for a longer key the `*` also matched).
+   */
+  overlayQueueMetas: (prefix: string) => {
+    const head = `${prefix}:${QueueNames.overlayNode('')}`;
+    return {
+      pattern: `${escapeGlob(head)}*:meta`,
+      nodeOf: (key: string): string | undefined => {
+        const node = key.slice(head.length, -':meta'.length);
+        return node && !node.includes(':') ? node : undefined;
+      },
+    };
+  },
   counter: (prefix: string, name: string) => `${prefix}:count:${name}`,
   /** Per-node overlay resets requested by resetPolicy OnFailure/OnDelete, see OverlayResetRequests. */
   overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>

@@ -181,8 +181,3 @@ export async function scanKeys(redis: RedisClient, pattern: string): Promise<str
   }
   return [...found];
 }
-
-/** Escapes Redis glob metacharacters, so a prefix is matched literally by SCAN MATCH. */
-export function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
