@@ -140,6 +140,23 @@ describe('architecture', () => {
     expect(findCycle(graph)).toBeUndefined();
   });
 
+  it('no app talks to Redis but through packages/queue (its stores, queues and key map)', () => {
+    const appSources = files.filter(
+      (f) => rel(f).startsWith('apps/') && !/\.test\.ts$|\.test-support\.ts$/.test(f),
+    );
+    expect(appSources.length).toBeGreaterThan(0);
+    // A raw client (ioredis) or a key spelled out with a prefix would be a second owner of Redis.
+    const offending = appSources.flatMap((f) => {
+      const text = readFileSync(f, 'utf8');
+      const found = importsOf(f)
+        .filter((spec) => spec === 'ioredis')
+        .map((spec) => `${rel(f)} imports ${spec}`);
+      if (/\$\{[\w.]*prefix\}:/.test(text)) found.push(`${rel(f)} builds a key from the prefix`);
+      return found;
+    });
+    expect(offending).toEqual([]);
+  });
+
   it('the cycle finder reports a cycle when there is one', () => {
     const graph = new Map([
       ['a', ['b']],
