@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestNamespace, waitFor } from './harness/index';
 import { type AppProcess, describeOutput, killApp, spawnApp } from './support/app-processes';
 import { writeServiceAccountKubeconfig } from './support/deploy-apps';
-import { runPlugin } from './support/kubectl-reaper';
+import { type HistoryJson, runPlugin } from './support/kubectl-reaper';
 import { ReaperPodTimeline } from './support/reaper-pod-timeline';
 import { type ExposedService, exposeThroughService, routableAddress } from './support/service-proxy';
 
@@ -26,18 +26,6 @@ const suite = randomBytes(3).toString('hex');
 const GROUP_LABEL = 'reaper.io/test-group';
 const nodes = [`hist-${suite}-a`, `hist-${suite}-b`];
 const RETENTION_SECONDS = 20;
-
-interface HistoryJson {
-  nodes: {
-    node: string;
-    runs: {
-      runId: string;
-      reason: string;
-      outcome: string;
-      attempts: { attempt: number; exitCode?: number; outcome: string }[];
-    }[];
-  }[];
-}
 
 /** A port free on `host` now (the scheduler binds it, twice: before and after its restart). */
 function freePort(host: string): Promise<number> {

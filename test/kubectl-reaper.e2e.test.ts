@@ -13,24 +13,12 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestNamespace, waitFor } from './harness/index';
 import { type RunningApps, startApps } from './support/apps';
-import { runPlugin, startPlugin } from './support/kubectl-reaper';
+import { type HistoryJson, runPlugin, startPlugin } from './support/kubectl-reaper';
 import { ReaperPodTimeline } from './support/reaper-pod-timeline';
 
 const suite = randomBytes(3).toString('hex');
 const GROUP_LABEL = 'reaper.io/test-group';
 const nodes = [`kr-${suite}-a`, `kr-${suite}-b`];
-
-interface HistoryJson {
-  nodes: {
-    node: string;
-    runs: {
-      runId: string;
-      reason: string;
-      outcome: string;
-      attempts: { attempt: number; exitCode?: number; outcome: string; reaperPodName?: string }[];
-    }[];
-  }[];
-}
 
 describe('kubectl reaper', () => {
   const t = useTestNamespace('kubectl-reaper');

@@ -52,3 +52,16 @@ export function runPlugin(
 ): Promise<PluginResult> {
   return startPlugin(args, env, timeoutMs).done;
 }
+
+/** What `kubectl reaper history -o json` prints (the fields the tests read). */
+export interface HistoryJson {
+  nodes: {
+    node: string;
+    runs: {
+      runId: string;
+      reason: string;
+      outcome: string;
+      attempts: { attempt: number; exitCode?: number; outcome: string; reaperPodName?: string }[];
+    }[];
+  }[];
+}
