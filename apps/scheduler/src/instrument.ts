@@ -1,5 +1,5 @@
 import { errorLabel, isTerminal } from '@reaper-flow/domain';
-import { isNamespaceTerminating } from '@reaper-flow/k8s';
+import { isNamespaceGone } from '@reaper-flow/k8s';
 import { formatKey, isRedisConnectionError, type ReconcileKind, type Reconciler } from '@reaper-flow/queue';
 import type { KindReconciler, SchedulerContext } from './context';
 
@@ -39,9 +39,12 @@ export function instrument(
           { err, attempt: qctx.attempt },
           'reconcile failed while Redis is unavailable; it will be retried',
         );
-      // Its namespace is being deleted: the object goes with it, and that deletion reconciles it.
-      else if (isNamespaceTerminating(err))
-        log.debug({ err, attempt: qctx.attempt }, 'reconcile refused: the namespace is being deleted');
+      // Its namespace is being deleted or gone: the object goes with it, and its deletion reconciles it.
+      else if (isNamespaceGone(err))
+        log.debug(
+          { err, attempt: qctx.attempt },
+          'reconcile refused: the namespace is being deleted or gone',
+        );
       else log.error({ err, attempt: qctx.attempt }, 'reconcile failed; it will be retried');
       throw err;
     } finally {

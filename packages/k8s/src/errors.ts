@@ -95,3 +95,13 @@ export function isApiError(err: unknown, code?: ApiErrorCode): err is ApiError {
 export function isNamespaceTerminating(err: unknown): boolean {
   return isApiError(err, 'Forbidden') && /because it is being terminated/.test(err.message);
 }
+
+/**
+ * A write refused because its namespace is being deleted or is already gone (a create in a deleted
+ * namespace answers NotFound naming the namespace). Either way the object goes with the namespace.
+ */
+export function isNamespaceGone(err: unknown): boolean {
+  if (isNamespaceTerminating(err)) return true;
+  const details = isApiError(err, 'NotFound') ? (err.details as { kind?: unknown } | undefined) : undefined;
+  return details?.kind === 'namespaces';
+}
