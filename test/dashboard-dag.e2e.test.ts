@@ -242,6 +242,18 @@ describe('dashboard DAG page', () => {
       );
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dag.png') });
+
+      // On a narrower window the page does not scroll sideways: the table moves under the graph.
+      for (const width of [1100, 800]) {
+        await page.setViewportSize({ width, height: 700 });
+        const overflow = await page.evaluate(() => ({
+          page: document.documentElement.scrollWidth,
+          window: document.documentElement.clientWidth,
+          tableRight: document.querySelector('#node-table')?.getBoundingClientRect().right ?? 0,
+        }));
+        expect(overflow.page, `page width at ${width} px`).toBeLessThanOrEqual(overflow.window);
+        expect(overflow.tableRight, `table's right edge at ${width} px`).toBeLessThanOrEqual(overflow.window);
+      }
     } finally {
       await context.close();
     }
