@@ -10,14 +10,17 @@ import type {
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
-import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import type { LiveConfig, Logger, Metrics, StartupConfig } from '@reaper-flow/runtime';
 
 /** Field manager of every write the scheduler makes (status patches, finalizers, Pods). */
 export const FIELD_MANAGER = 'reaper-flow-scheduler';
 
 /** What every reconciler of the scheduler gets: where to read the world, where to write. */
 export interface SchedulerContext {
-  readonly config: Config;
+  /** Read once at start-up; the reloadable keys are not in it (they are in `live`). */
+  readonly config: StartupConfig;
+  /** The reloadable keys (retry, status.coalesceMs, rollout.*): read `live.current()` at each use. */
+  readonly live: LiveConfig;
   /** Writes only; reads come from `world` (the API is read only on rare fallback paths). */
   readonly kube: KubeClient;
   readonly logger: Logger;

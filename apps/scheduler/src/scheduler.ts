@@ -10,7 +10,7 @@ import {
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
-import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
+import { type Config, LiveConfig, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import type { Worker } from 'bullmq';
 import type { KindReconciler, ReconcilerModule, SchedulerContext } from './context';
 import { instrument } from './instrument';
@@ -19,6 +19,8 @@ import { defaultModules } from './reconcilers';
 
 export interface SchedulerOptions {
   readonly config: Config;
+  /** The reloadable part of `config`, which main.ts updates on a reload; default: one of its own. */
+  readonly live?: LiveConfig | undefined;
   readonly kube: KubeClient;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -122,6 +124,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   });
   const ctx: SchedulerContext = {
     config,
+    live: opts.live ?? new LiveConfig(config),
     kube,
     logger,
     metrics,

@@ -229,7 +229,7 @@ export async function processNodeRun(
   });
   const retryLimit = owner.spec.retryLimit;
   if (data.attempt - 1 < retryLimit) {
-    const retryAt = now + retryDelayMs(data.attempt, ctx.config.retry, Math.random());
+    const retryAt = now + retryDelayMs(data.attempt, ctx.live.current().retry, Math.random());
     await report(deps, data, { ...failed(), retryAt });
     ctx.metrics.nodeRunRetries.inc();
     return park(deps, job, token, retryAt, data, {
@@ -286,7 +286,7 @@ async function rolloutLimit(
   owner: Persisted<ReaperDaemonJob>,
   data: NodeRunData,
 ): Promise<number> {
-  const fallback = deps.ctx.config.rollout.maxNodesInFlight;
+  const fallback = deps.ctx.live.current().rollout.maxNodesInFlight;
   const maxUnavailable = owner.spec.maxUnavailable;
   if (maxUnavailable === undefined || typeof maxUnavailable === 'number') {
     return maxNodesInFlight(maxUnavailable, 0, fallback);

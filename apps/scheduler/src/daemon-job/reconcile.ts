@@ -163,7 +163,11 @@ export async function reconcileDaemonJob(
     namespace,
     name,
     domain,
-    maxNodesInFlight(job.spec.maxUnavailable, targetCount(domain), ctx.config.rollout.maxNodesInFlight),
+    maxNodesInFlight(
+      job.spec.maxUnavailable,
+      targetCount(domain),
+      ctx.live.current().rollout.maxNodesInFlight,
+    ),
   );
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
   for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
@@ -175,7 +179,7 @@ export async function reconcileDaemonJob(
     lastStatusHash: meta.lastStatusHash,
     lastStatusWriteAt: meta.lastStatusWriteAt,
     nowMs: now.getTime(),
-    coalesceMs: ctx.config.status.coalesceMs,
+    coalesceMs: ctx.live.current().status.coalesceMs,
     maxNodeStatuses: ctx.config.status.maxNodeStatuses,
   });
   const wrote = status.write.kind === 'write';
