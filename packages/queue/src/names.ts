@@ -9,11 +9,6 @@ export type ReconcileKind = 'ReaperPod' | 'ReaperOverlay' | 'ReaperDaemonJob';
 
 export const RECONCILE_KINDS: readonly ReconcileKind[] = ['ReaperPod', 'ReaperOverlay', 'ReaperDaemonJob'];
 
-/** Makes sure a prefix contains a hash tag; `reaper` becomes `{reaper}`. */
-export function normalizePrefix(prefix: string): string {
-  return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`;
-}
-
 export const QueueNames = {
   reconcile: (kind: ReconcileKind) => `reconcile-${kind.toLowerCase()}`,
   /** Per-node overlay work consumed by that node's agent. */
@@ -109,7 +104,6 @@ export const RedisKeys = {
       },
     };
   },
-  counter: (prefix: string, name: string) => `${prefix}:count:${name}`,
   /** Per-node overlay resets requested by resetPolicy OnFailure/OnDelete, see OverlayResetRequests. */
   overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>
     `${prefix}:overlay-reset-requests:${namespace}/${overlay}`,

@@ -43,7 +43,7 @@ export interface DaemonJobEngineDeps {
 }
 
 /** Run ids are short (they appear in job ids and annotations) and unique per trigger. */
-export function newRunId(now: Date): string {
+function newRunId(now: Date): string {
   return `${now.getTime().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
