@@ -2,7 +2,7 @@ import type { EventRecorder, KubeClient } from '@reaper-flow/k8s';
 import type {
   OverlayNodeQueues,
   OverlayResetRequests,
-  ReconcileContext,
+  ReconcileDelivery,
   ReconcileKind,
   ReconcileQueue,
   ReconcileResult,
@@ -47,7 +47,8 @@ export interface SchedulerContext {
 export interface ReconcileRequest {
   readonly namespace: string;
   readonly name: string;
-  readonly ctx: ReconcileContext;
+  /** Which try this is, and when its change was first seen. */
+  readonly delivery: ReconcileDelivery;
   /** `logger.child({key})`: every line a reconcile logs names its object. */
   readonly log: Logger;
 }
