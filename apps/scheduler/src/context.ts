@@ -38,7 +38,8 @@ export interface SchedulerContext {
   readonly overlayQueues: OverlayNodeQueues;
   /** Per-node overlay resets requested by resetPolicy (OnFailure here, OnDelete by the watcher). */
   readonly overlayResetRequests: OverlayResetRequests;
-  readonly events: EventRecorder;
+  /** Records Kubernetes Events on the objects (the domain's own events are in packages/domain). */
+  readonly recorder: EventRecorder;
   /** The clock (injected so reconcilers stay testable). */
   readonly now: () => Date;
 }

@@ -135,7 +135,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     queues,
     overlayQueues,
     overlayResetRequests: new OverlayResetRequests(producer, prefix),
-    events: new EventRecorder(kube, { component: 'reaper-flow-scheduler', logger }),
+    recorder: new EventRecorder(kube, { component: 'reaper-flow-scheduler', logger }),
     now: opts.now ?? (() => new Date()),
   };
 

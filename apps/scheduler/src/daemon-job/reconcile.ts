@@ -63,7 +63,7 @@ function inboxCommand(entry: InboxEntry, log: Logger): DaemonJobCommand | undefi
 /**
  * Reconciles one ReaperDaemonJob, as a shell around the domain's pure plan (planReconcile,
  * planStatus): read the job, its saved state, its inbox, the target Nodes (only when they may have
- * changed) and the namespace's `after` graph; plan; save the plan's state and events
+ * changed) and the namespace's `after` graph; plan; save the plan's state and domain events
  * (compare-and-set); then act on its intents: add run flows, delete ReaperPods of cancelled runs,
  * wake node-runs, record Events and write the status (coalesced).
  *
@@ -115,7 +115,7 @@ export async function reconcileDaemonJob(
   const graph = createAfterGraph(jobs.map(toAfterJob));
   const now = ctx.now();
 
-  // Plan, then save the decisions with the intents they imply, atomically with the events.
+  // Plan, then save the decisions with the intents they imply, atomically with the domain events.
   const plan = planReconcile({
     job,
     previous,
@@ -170,9 +170,10 @@ export async function reconcileDaemonJob(
     ),
   );
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
-  for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
+  for (const kubeEvent of kubeEventsFor(events))
+    await ctx.recorder.record(involved, kubeEvent.type, kubeEvent.reason, kubeEvent.message);
 
-  // Status: the fold of the events, written at most once per coalescing interval.
+  // Status: the fold of the domain events, written at most once per coalescing interval.
   const status = planStatus({
     domain,
     lastWrittenPhase: previous.lastWrittenPhase,
@@ -294,7 +295,7 @@ async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: str
 async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {
   const job = raw as unknown as ReaperDaemonJob;
   const message = `invalid spec: ${issues.join('; ')}`;
-  await ctx.events.record(
+  await ctx.recorder.record(
     {
       apiVersion: 'reaper.io/v1alpha1',
       kind: 'ReaperDaemonJob',

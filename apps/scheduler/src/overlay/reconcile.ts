@@ -94,7 +94,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     namespace,
     uid: stored.metadata.uid,
   };
-  const record = (e: DecidedEvent) => ctx.events.record(involved, e.type, e.reason, e.message);
+  const record = (e: DecidedEvent) => ctx.recorder.record(involved, e.type, e.reason, e.message);
   const writeStatus = async (status: Readonly<Record<string, unknown>>) => {
     const wrote = await patchStatus(ctx.kube, Resources.reaperOverlays, stored, status, {
       fieldManager: FIELD_MANAGER,

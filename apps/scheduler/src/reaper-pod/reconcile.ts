@@ -88,7 +88,7 @@ class ReaperPodReconcile {
   private event(type: EventType, reason: string, message: string): Promise<void> {
     const ownedByJob = this.stored.metadata.ownerReferences?.some((o) => o.kind === 'ReaperDaemonJob');
     if (type === 'Normal' && ownedByJob) return Promise.resolve();
-    return this.ctx.events.record(this.involved(), type, reason, message);
+    return this.ctx.recorder.record(this.involved(), type, reason, message);
   }
 
   /** Writes the status fields when they differ from the stored status; returns whether it wrote. */
