@@ -17,13 +17,19 @@ import {
   TRIGGER_ANNOTATION,
 } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
-import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
+import {
+  type NodeRunData,
+  NodeRunDataSchema,
+  type NodeRunResult,
+  type RunSlots,
+  type WorldNode,
+} from '@reaper-flow/queue';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
 import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
 import type { TokenBucket } from './token-bucket';
-import { type StoredNode, toNodeView } from './world-views';
+import { toNodeView } from './world-views';
 
 /**
  * While parked, a node-run is woken by the watcher when its ReaperPod changes. The watchdog wakes it
@@ -310,7 +316,7 @@ async function dependencyGate(
   const { ctx, store } = deps;
   const { namespace, node } = data;
   await store.markHeld(namespace, data.job, node, data.runId);
-  const stored = await ctx.world.get<StoredNode>('Node', '', node);
+  const stored = await ctx.world.get<WorldNode>('Node', '', node);
   if (!stored) return { kind: 'waiting', names: [], message: `node ${node} is not known yet` };
   const view = toNodeView(stored);
   const dependencies = await Promise.all(

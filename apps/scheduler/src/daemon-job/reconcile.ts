@@ -28,12 +28,13 @@ import {
   type RunFlows,
   type RunSlots,
   TerminalReconcileError,
+  type WorldNode,
 } from '@reaper-flow/queue';
 import type { Logger } from '@reaper-flow/runtime';
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
 import { deleteNodeReaperPod, deleteReaperPodOfRun } from './reaper-pods';
-import { type StoredJobForGraph, type StoredNode, toAfterJob, toNodeView } from './world-views';
+import { type StoredJobForGraph, toAfterJob, toNodeView } from './world-views';
 
 export interface DaemonJobEngineDeps {
   readonly ctx: SchedulerContext;
@@ -202,7 +203,7 @@ export async function reconcileDaemonJob(
 
 /** The job's target nodes as the world has them now, with their boot ids. */
 async function readTargets(ctx: SchedulerContext, spec: ReaperDaemonJob['spec']) {
-  const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
+  const nodes = (await ctx.world.list<WorldNode>('Node', '')).map(toNodeView);
   const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
   return targetNodes(spec, nodes).map((n) => {
     const bootId = bootIds.get(n);

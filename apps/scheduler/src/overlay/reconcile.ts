@@ -20,7 +20,7 @@ import {
   Resources,
   removeFinalizer,
 } from '@reaper-flow/k8s';
-import { TerminalReconcileError } from '@reaper-flow/queue';
+import { TerminalReconcileError, type WorldNode } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
   type KindReconciler,
@@ -49,11 +49,6 @@ interface StoredOverlay {
     readonly conditions?: readonly StatusCondition[];
     readonly nodes?: readonly unknown[];
   };
-}
-
-/** A Node as the watcher stores it (a compact projection); only the name is read here. */
-interface StoredNode {
-  readonly metadata: { readonly name: string };
 }
 
 /**
@@ -120,7 +115,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
   if (!uid) throw new Error(`stored ReaperOverlay ${namespace}/${name} has no uid`);
 
   const [nodes, reaperPods, pods, resetRequests] = await Promise.all([
-    ctx.world.list<StoredNode>('Node', ''),
+    ctx.world.list<WorldNode>('Node', ''),
     ctx.world.list<StoredReaperPodView>('ReaperPod', namespace),
     ctx.world.list<StoredPodView>('Pod', namespace),
     ctx.overlayResetRequests.list(namespace, name),
