@@ -3,6 +3,7 @@ import {
   createAfterGraph,
   type DaemonJobCommand,
   type DaemonJobEvent,
+  DaemonJobEventReason,
   type DaemonJobState,
   type EngineState,
   initialEngineState,
@@ -305,7 +306,7 @@ async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>
       uid: job.metadata.uid,
     },
     'Warning',
-    'InvalidSpec',
+    DaemonJobEventReason.InvalidSpec,
     message,
   );
   await patchStatus(ctx.kube, Resources.reaperDaemonJobs, job, { phase: 'Pending', message });

@@ -2,6 +2,7 @@ import {
   busyNodes,
   type DecidedEvent,
   decideOverlay,
+  OverlayEventReason,
   type OverlayNodeEntry,
   parseReaperOverlay,
   REAPER_API_VERSION,
@@ -104,11 +105,11 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     const message = `invalid spec: ${parsed.issues.join('; ')}`;
     const conditions = setCondition(
       stored.status?.conditions,
-      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+      { type: 'Ready', status: 'False', reason: OverlayEventReason.InvalidSpec, message },
       rfc3339(ctx.now()),
     );
     if (await writeStatus({ message, conditions }))
-      await record({ type: 'Warning', reason: 'InvalidSpec', message });
+      await record({ type: 'Warning', reason: OverlayEventReason.InvalidSpec, message });
     throw new TerminalReconcileError(message);
   }
   const uid = stored.metadata.uid;
