@@ -24,7 +24,7 @@ export interface SchedulerOptions {
   readonly kube: KubeClient;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Reconcilers to run; default: ReaperPod and ReaperOverlay (see reconcilers.ts). */
+  /** Reconcilers to run; default: ReaperPod, ReaperOverlay and ReaperDaemonJob (see reconcilers.ts). */
   readonly modules?: readonly ReconcilerModule[] | undefined;
   /** Clock for status times (tests). */
   readonly now?: (() => Date) | undefined;
@@ -42,7 +42,7 @@ export interface Scheduler {
   ready(): true | string;
   /** Samples queue depths into reaper_queue_depth (for /metrics). */
   sampleQueueDepth(): Promise<void>;
-  /** The reconcile queues, e.g. for tests and the dashboard. */
+  /** The reconcile queues (tests enqueue through them). */
   readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
   readonly redisHealth: RedisHealth;
 }

@@ -1,7 +1,8 @@
 /**
- * Every Redis key and queue name reaper-flow uses is built here. The prefix carries a hash tag
- * (`{reaper}` by default) so that all keys of one installation hash to the same Redis Cluster
- * slot: BullMQ flows span queues, and multi-key scripts would otherwise fail with CROSSSLOT.
+ * Every Redis key and queue name reaper-flow uses is built here (BullMQ builds the keys inside each
+ * queue from the queue name). The prefix carries a hash tag (`{reaper}` by default; the config
+ * schema refuses a prefix without one) so that all keys of one installation hash to the same Redis
+ * Cluster slot: BullMQ flows span queues, and multi-key scripts would otherwise fail with CROSSSLOT.
  */
 
 /** The object kinds reconciled by the scheduler. */
@@ -65,7 +66,7 @@ export const RedisKeys = {
     const base = `${prefix}:djob:${namespace}/${name}`;
     return {
       snapshot: `${base}:snapshot`,
-      /** The durable history stream (DaemonJobStore.history, the scheduler's history endpoint). */
+      /** The durable log of domain events (DaemonJobStore.readLog, the dashboard's history route). */
       log: `${base}:log`,
       /** Node-run workers append, the job's reconcile folds. */
       inbox: `${base}:inbox`,
