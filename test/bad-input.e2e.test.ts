@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { isDnsLabel } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
 import { addNode, removeNode } from '@reaper-flow/local-cluster';
-import { createRedis, DaemonJobStore, QueueNames, RedisKeys } from '@reaper-flow/queue';
+import { createRedis, QueueNames, RedisKeys } from '@reaper-flow/queue';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -533,18 +533,17 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
     // A node-run child with most fields missing, and an overlay-node job with a bad payload.
     const nodeRun = await queue(QueueNames.nodeRuns).add('node-run', { namespace: ns(), job: 'inbox-owner' });
     const overlayJob = await queue(QueueNames.overlayNode(nodeA)).add('overlay', { op: 'explode', name: 7 });
-    // The inbox: an unknown command type, the right type with wrong fields, and text that is not JSON.
-    const store = new DaemonJobStore(redis, t.queuePrefix, 1000);
-    const inboxIds = [
-      await store.appendInbox(ns(), 'inbox-owner', { type: 'Explode', runId: 'r' }),
-      await store.appendInbox(ns(), 'inbox-owner', { type: 'FinishNodeRun', runId: 5, node: nodeA }),
-      (await redis.xadd(
-        RedisKeys.djob(t.queuePrefix, ns(), 'inbox-owner').inbox,
-        '*',
-        'command',
-        '{not json',
-      )) ?? '',
-    ];
+    // The inbox: an unknown command type, the right type with wrong fields, and text that is not JSON
+    // (written raw: the store only appends commands).
+    const inboxKey = RedisKeys.djob(t.queuePrefix, ns(), 'inbox-owner').inbox;
+    const inboxIds: string[] = [];
+    for (const text of [
+      JSON.stringify({ type: 'Explode', runId: 'r' }),
+      JSON.stringify({ type: 'FinishNodeRun', runId: 5, node: nodeA }),
+      '{not json',
+    ]) {
+      inboxIds.push((await redis.xadd(inboxKey, '*', 'command', text)) ?? '');
+    }
     await apps.scheduler.queues.ReaperDaemonJob.enqueue({
       kind: 'ReaperDaemonJob',
       namespace: ns(),
@@ -606,13 +605,13 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
     expect(overlayLines).toHaveLength(1);
     expect(overlayLines[0]?.err?.message).toContain('op:');
     // The inbox entries: one line each, on the job's key, saying what is wrong.
-    const inboxLines = inboxIds.map((id) => linesWith(`inbox entry ${id} rejected`));
+    const inboxLines = inboxIds.map((id) => linesWith(`inbox entry ${id} of ${inboxKey} refused`));
     for (const lines of inboxLines) {
       expect(lines).toHaveLength(1);
       expect(lines[0]?.key).toBe(`ReaperDaemonJob/${ns()}/inbox-owner`);
     }
     expect(inboxLines[0]?.[0]?.msg).toContain('type:');
     expect(inboxLines[1]?.[0]?.msg).toContain('runId:');
-    expect(inboxLines[2]?.[0]?.msg).toContain('not a JSON command');
+    expect(inboxLines[2]?.[0]?.msg).toContain('not JSON');
   });
 });
