@@ -508,6 +508,65 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
     expect(pod?.spec.nodeName).toBe(ec2Node);
   });
 
+  it('a DaemonJob whose saved state is of a newer format is reported on it, naming the key, and not misread; deleting the keys as the message says runs it again', {
+    timeout: 90_000,
+  }, async () => {
+    await create('ReaperDaemonJob', 'state-owner', {
+      command: sh,
+      nodeSelector: onOurNodes,
+      triggerOn: 'Manual',
+    });
+    await waitFor(async () => (await get('ReaperDaemonJob', 'state-owner'))?.status?.phase === 'Completed', {
+      description: 'state-owner Completed',
+    });
+    // As a newer release would leave it: its own format version.
+    const keys = RedisKeys.djob(t.queuePrefix, ns(), 'state-owner');
+    const saved = JSON.parse((await redis.get(keys.snapshot)) ?? '{}') as Record<string, unknown>;
+    expect(saved.v).toBe(1);
+    await redis.set(keys.snapshot, JSON.stringify({ ...saved, v: 99 }));
+    const trigger = (value: string) =>
+      client.patch(
+        Resources.reaperDaemonJobs,
+        'state-owner',
+        'merge',
+        { metadata: { annotations: { 'reaper.io/trigger': value } } },
+        { namespace: ns() },
+      );
+    await trigger('while-unreadable');
+    const event = await waitFor(
+      async () => await warning('ReaperDaemonJob', 'state-owner', 'StateUnreadable'),
+      {
+        description: 'StateUnreadable Event on state-owner',
+      },
+    );
+    expect(event.message).toContain(`DaemonJob snapshot ${keys.snapshot} has format version 99`);
+    expect(event.message).toContain('Run that version on every scheduler');
+    const stopped = await waitFor(
+      async () =>
+        logs.find((l) => l.msg?.startsWith('reconcile stopped') && JSON.stringify(l).includes(keys.snapshot)),
+      { description: 'a reconcile stopped log line naming the snapshot key' },
+    );
+    expect(stopped.key).toBe(`ReaperDaemonJob/${ns()}/state-owner`);
+    // Not misread: the trigger was not acted on.
+    const held = (await get('ReaperDaemonJob', 'state-owner'))?.status as
+      | { lastTriggerValue?: string }
+      | undefined;
+    expect(held?.lastTriggerValue).toBeUndefined();
+
+    // The way out the message gives for a state that cannot be read: delete it; the job runs again.
+    await redis.del(keys.snapshot, keys.version);
+    await trigger('after-reset');
+    await waitFor(
+      async () => {
+        const status = (await get('ReaperDaemonJob', 'state-owner'))?.status as
+          | { phase?: string; lastTriggerValue?: string }
+          | undefined;
+        return status?.phase === 'Completed' && status.lastTriggerValue === 'after-reset';
+      },
+      { description: 'state-owner Completed after its state was rebuilt' },
+    );
+  });
+
   it('garbage in the reconcile, node-run and overlay-node queues and in an inbox is rejected once, naming the job; later work completes', {
     timeout: 90_000,
   }, async () => {

@@ -9,8 +9,6 @@ import {
   type InboxEntry,
 } from './stored-data';
 
-export type { DaemonJobSnapshot, InboxEntry } from './stored-data';
-
 // KEYS: snapshot, log, inbox, version, runs, progress.
 // ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, nSet, nDel, nEvents, nProgressSet,
 // nProgressDel, then nSet (node, runId) pairs, nDel nodes, nEvents events, nProgressSet (field, value)
