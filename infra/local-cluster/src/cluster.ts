@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ApiNode as Node } from '@reaper-flow/domain';
 import { ApiError, KubeClient, Resources } from '@reaper-flow/k8s';
 import { ensureBinaries, ensureRedisSentinel, ensureRedisServer } from './binaries';
 import { RUNTIME_CLASS } from './constants';
@@ -15,7 +16,6 @@ import {
   schedulerSpec,
 } from './control-plane';
 import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './daemon';
-import type { Node } from './k8s-types';
 import { writeKubeconfig } from './kubeconfig';
 import { KUBELET_LEASE, KUBELET_LEASE_NAMESPACE, kubeletIdentity } from './kubelet-lease';
 import { type Logger, stderrLogger } from './log';

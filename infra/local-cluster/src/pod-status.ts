@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Condition, ContainerState, ContainerStatus, Pod, PodStatus } from './k8s-types';
+import type {
+  ContainerState,
+  ContainerStatus,
+  ApiPod as Pod,
+  PodCondition,
+  PodStatus,
+} from '@reaper-flow/domain';
 
 // Pure builders of the status the stand-in kubelet writes through pods/status (merge patch: lists
 // such as conditions and containerStatuses are replaced whole, so each builder writes them whole).
@@ -24,8 +30,8 @@ function containerStatus(pod: Pod, state: ContainerState, ready: boolean): Conta
   };
 }
 
-function conditions(at: string, ready: boolean, reason?: string): Condition[] {
-  const c = (type: string, status: boolean, why?: string): Condition => ({
+function conditions(at: string, ready: boolean, reason?: string): PodCondition[] {
+  const c = (type: string, status: boolean, why?: string): PodCondition => ({
     type,
     status: status ? 'True' : 'False',
     lastTransitionTime: at,

@@ -8,4 +8,5 @@ export * from './redis-check';
 export * from './redis-health';
 export * from './run-flows';
 export * from './run-slots';
+export * from './stored-data';
 export * from './world-store';
