@@ -3,15 +3,18 @@
 // (imagePullPolicy Never), Pods reaching the API server through the `kubernetes` Service and Redis
 // and the dashboard by their Service names (kube-proxy, CoreDNS). Everything after the install
 // goes through the deployed system only: objects in, status, Pod logs and the dashboard out.
+// Last, the release is uninstalled and the kustomize tree (infra/deploy) installed in its place.
 //
 // Both real nodes share this machine, so the release keeps their host paths apart: the node
-// agents' state dir is per node (nodeAgent.stateDirPerNode: <stateDir>/<node>), and the Redis
-// volume is a hostPath PersistentVolume of this cluster's own.
+// agents' state dir is per node (nodeAgent.stateDirPerNode, kustomize's components/state-dir-per-node:
+// <stateDir>/<node> on the host), and the Redis volume is a hostPath PersistentVolume of this
+// cluster's own; every host path is under the cluster's state dir, removed with it.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { KubeClient, type ResourceRef, Resources, type WatchEvent } from '@reaper-flow/k8s';
 import {
@@ -23,7 +26,7 @@ import {
   stderrLogger,
 } from '@reaper-flow/local-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { waitFor } from './harness/index';
 import { run } from './support/deploy-manifests';
 
@@ -117,6 +120,7 @@ describe('deployed with Helm on real nodes', () => {
   let client: KubeClient | undefined;
   let realNodes: readonly string[] = [];
   const password = randomBytes(12).toString('hex');
+  let helm = '';
   /** Every ReaperPod event of the test namespace, from a watch opened before the first object. */
   const reaperPodEvents: WatchEvent<ReaperPodObj>[] = [];
   const stopWatch = new AbortController();
@@ -172,8 +176,10 @@ describe('deployed with Helm on real nodes', () => {
         }
       } catch (err) {
         if (stopWatch.signal.aborted) return;
-        // A watch the API server ended is resumed from the last resourceVersion.
+        // A watch the API server ended (or refused while the new CRD's watch cache starts) is
+        // resumed from the last resourceVersion, after a pause so a refusal does not spin.
         stderrLogger('deployment')(`ReaperPod watch ended (${(err as Error).message}); resuming`);
+        await delay(500);
       }
     }
   }
@@ -186,6 +192,47 @@ describe('deployed with Helm on real nodes', () => {
       counts.set(ev.object.metadata.name, (counts.get(ev.object.metadata.name) ?? 0) + 1);
     }
     return counts;
+  }
+
+  /**
+   * Redis's volume: a hostPath PersistentVolume of this cluster (no provisioner here) in a dir of
+   * its own, owned by the Redis image's user (a hostPath volume gets no fsGroup).
+   */
+  async function createRedisVolume(name: string, subdir: string): Promise<void> {
+    const path = join(stateDir, 'host-paths', subdir);
+    await mkdir(path, { recursive: true });
+    await chown(path, 999, 999);
+    await kube().create(refs.persistentVolumes, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: STORAGE_CLASS,
+        persistentVolumeReclaimPolicy: 'Retain',
+        hostPath: { path, type: 'Directory' },
+      },
+    });
+  }
+
+  /** The version of Debian's redis-server, the tag of the Redis image `npm run images` writes. */
+  async function debianRedisVersion(): Promise<string> {
+    const { stdout } = await promisify(execFile)('redis-server', ['--version']);
+    const version = stdout.match(/\bv=(\d+\.\d+\.\d+)/)?.[1];
+    if (!version) throw new Error(`unexpected redis-server --version: ${stdout}`);
+    return version;
+  }
+
+  /** Every Deployment, StatefulSet and DaemonSet in the release namespace. */
+  async function workloads(): Promise<Workload[]> {
+    return (
+      await Promise.all(
+        [refs.deployments, refs.statefulSets, refs.daemonSets].map(
+          async (ref) => (await kube().list<Workload>(ref, { namespace: SYSTEM })).items,
+        ),
+      )
+    ).flat();
   }
 
   async function daemonJobDone(name: string, timeoutMs: number): Promise<DaemonJobObj> {
@@ -213,7 +260,7 @@ describe('deployed with Helm on real nodes', () => {
   // nodes) and about a minute until the release is ready. Cold: apt-get, kubelet, kube-proxy and
   // CoreDNS compiled, helm compiled (minutes each on 2 cores).
   beforeAll(async () => {
-    const helm = await ensureHelm();
+    helm = await ensureHelm();
     for (const file of ['daemon-jobs.yaml', 'overlay.yaml']) {
       const byName = new Map<string, Record<string, unknown>>();
       for (const doc of parseAllDocuments(await readFile(join(REPO_ROOT, 'infra/examples', file), 'utf8'))) {
@@ -236,26 +283,9 @@ describe('deployed with Helm on real nodes', () => {
     for (const node of realNodes)
       await kube().patch(Resources.nodes, node, 'merge', { metadata: { labels: { role: 'compute' } } });
 
-    // Redis's volume: a hostPath PersistentVolume of this cluster (no provisioner here), owned by
-    // the Redis image's user (a hostPath volume gets no fsGroup).
     const hostPaths = join(stateDir, 'host-paths');
-    await mkdir(join(hostPaths, 'redis'), { recursive: true });
-    await chown(join(hostPaths, 'redis'), 999, 999);
-    await kube().create(refs.persistentVolumes, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'rf-redis-data' },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteOnce'],
-        storageClassName: STORAGE_CLASS,
-        persistentVolumeReclaimPolicy: 'Retain',
-        hostPath: { path: join(hostPaths, 'redis'), type: 'Directory' },
-      },
-    });
-    const redisVersion = (await promisify(execFile)('redis-server', ['--version'])).stdout.match(
-      /\bv=(\d+\.\d+\.\d+)/,
-    )?.[1];
+    await createRedisVolume('rf-redis-data', 'redis');
+    const redisVersion = await debianRedisVersion();
     const install = await run(helm, [
       'install',
       RELEASE,
@@ -306,14 +336,6 @@ describe('deployed with Helm on real nodes', () => {
   it('every Deployment, StatefulSet and DaemonSet of the release becomes ready', {
     timeout: 300_000,
   }, async () => {
-    const workloads = async () =>
-      (
-        await Promise.all(
-          [refs.deployments, refs.statefulSets, refs.daemonSets].map(
-            async (ref) => (await kube().list<Workload>(ref, { namespace: SYSTEM })).items,
-          ),
-        )
-      ).flat();
     await waitFor(async () => (await workloads()).every(workloadReady), {
       description: 'the release ready',
       timeoutMs: 280_000,
@@ -362,6 +384,11 @@ describe('deployed with Helm on real nodes', () => {
     });
     expect(done.exitCode).toBe(3);
     expect(realNodes).toContain(done.nodeName);
+    // The ReaperPod watch the later tests count on is open.
+    await waitFor(
+      () => reaperPodEvents.some((ev) => ev.type === 'ADDED' && ev.object.metadata.name === 'exit-three'),
+      { description: 'the ReaperPod watch saw exit-three' },
+    );
     const logs = await kubectl(['logs', '-n', NAMESPACE, 'exit-three']);
     expect(logs.stderr).toBe('');
     expect(logs.stdout).toBe(`${marker}\n`);
@@ -594,5 +621,121 @@ ${await releaseState()}`);
     } finally {
       forward.kill('SIGTERM');
     }
+  });
+
+  // The second way to install: the kustomize tree, after `helm uninstall` (the CRDs stay, as Helm
+  // leaves them), with an overlay of the kind infra/deploy/README.md describes: the local images,
+  // nothing pulled, the Redis volume and the dashboard password, plus the state-dir-per-node
+  // component (both nodes are this machine) and the agents' hostPath under this cluster's dir.
+  it('kustomize: infra/deploy with a local overlay becomes ready and runs a DaemonJob on every real node', {
+    timeout: 300_000,
+  }, async () => {
+    const c = cluster;
+    if (!c) throw new Error('cluster not started');
+    const uninstall = await run(helm, ['uninstall', RELEASE, '--kubeconfig', c.kubeconfigPath, '-n', SYSTEM]);
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    await waitFor(
+      async () => (await kube().list<PodObj>(Resources.pods, { namespace: SYSTEM })).items.length === 0,
+      {
+        description: "the Helm release's Pods gone",
+        timeoutMs: 120_000,
+      },
+    );
+    // A fresh Redis volume: Helm leaves the PVC (and the PV keeps its data).
+    await kube().delete(
+      {
+        group: '',
+        version: 'v1',
+        plural: 'persistentvolumeclaims',
+        kind: 'PersistentVolumeClaim',
+        namespaced: true,
+      },
+      'data-reaper-flow-redis-0',
+      { namespace: SYSTEM },
+    );
+    await kube().delete(refs.persistentVolumes, 'rf-redis-data');
+    await createRedisVolume('rf-redis-data-kustomize', 'redis-kustomize');
+
+    const dir = join(stateDir, 'kustomize-overlay');
+    await mkdir(dir, { recursive: true });
+    const deploy = relative(dir, join(REPO_ROOT, 'infra/deploy'));
+    const redisVersion = await debianRedisVersion();
+    await writeFile(
+      join(dir, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: [deploy],
+        components: [`${deploy}/components/state-dir-per-node`],
+        images: [{ name: 'redis', newName: 'reaper-flow/redis', newTag: redisVersion }],
+        secretGenerator: [
+          {
+            name: 'reaper-flow-dashboard',
+            namespace: SYSTEM,
+            behavior: 'replace',
+            literals: [`password=${password}`],
+          },
+        ],
+        patches: [
+          {
+            target: { group: 'apps', version: 'v1', kind: '(Deployment|DaemonSet|StatefulSet)' },
+            patch: stringify([
+              { op: 'add', path: '/spec/template/spec/containers/0/imagePullPolicy', value: 'Never' },
+            ]),
+          },
+          {
+            target: { group: 'apps', version: 'v1', kind: 'StatefulSet', name: 'reaper-flow-redis' },
+            patch: stringify([
+              { op: 'add', path: '/spec/volumeClaimTemplates/0/spec/storageClassName', value: STORAGE_CLASS },
+              {
+                op: 'replace',
+                path: '/spec/volumeClaimTemplates/0/spec/resources/requests/storage',
+                value: '1Gi',
+              },
+            ]),
+          },
+          {
+            target: { group: 'apps', version: 'v1', kind: 'DaemonSet', name: 'reaper-flow-node-agent' },
+            patch: stringify([
+              {
+                op: 'replace',
+                path: '/spec/template/spec/volumes/0/hostPath/path',
+                value: join(stateDir, 'host-paths', 'reaper-kustomize'),
+              },
+            ]),
+          },
+        ],
+      }),
+    );
+    const apply = await kubectl(['apply', '--server-side', '--force-conflicts', '-k', dir]);
+    expect(apply.code, apply.stderr).toBe(0);
+    await waitFor(async () => (await workloads()).every(workloadReady), {
+      description: 'the kustomize installation ready',
+      timeoutMs: 200_000,
+      intervalMs: 1000,
+    }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await releaseState()}`);
+    });
+    expect((await workloads()).map((w) => w.metadata.name).sort()).toEqual([
+      'reaper-flow-node-agent',
+      'reaper-flow-redis',
+      'reaper-flow-scheduler',
+      'reaper-flow-watcher',
+    ]);
+    await kube().create(
+      Resources.reaperDaemonJobs,
+      {
+        apiVersion: 'reaper.io/v1alpha1',
+        kind: 'ReaperDaemonJob',
+        metadata: { name: 'from-kustomize' },
+        spec: { command: ['sh', '-c', 'echo kustomized'], nodeSelector: { [REAL_NODE_LABEL]: 'true' } },
+      },
+      { namespace: NAMESPACE },
+    );
+    const job = await daemonJobDone('from-kustomize', 120_000);
+    expect(job.status?.phase).toBe('Completed');
+    expect((job.status?.nodeStatuses ?? []).map((n) => [n.nodeName, n.phase]).sort()).toEqual(
+      realNodes.map((n) => [n, 'Succeeded']).sort(),
+    );
   });
 });
