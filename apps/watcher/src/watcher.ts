@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type KubeClient, LeaderElector } from '@reaper-flow/k8s';
 import {
   createRedis,
@@ -134,7 +135,9 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
             });
           } catch (err) {
             logger.error({ err, attempt }, 'could not start the informers; retrying');
-            await sleep(Math.min(30_000, 500 * 2 ** attempt), stopping.signal);
+            await sleep(Math.min(30_000, 500 * 2 ** attempt), undefined, { signal: stopping.signal }).catch(
+              () => undefined,
+            );
           }
         }
       }),
@@ -191,19 +194,5 @@ async function redisReady(redis: RedisClient, timeoutMs: number): Promise<void> 
       resolve();
     };
     redis.once('ready', onReady);
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ReaperError } from '@reaper-flow/domain';
 import type { KubeClient, WatchEvent } from './client';
 import { ApiError, isApiError } from './errors';
@@ -244,7 +245,7 @@ export class Informer<T extends KubeObject> {
         }
         this.failures += 1;
         this.setState('Backoff', err);
-        await sleep(this.backoffDelay(), signal);
+        await sleep(this.backoffDelay(), undefined, { signal }).catch(() => undefined);
       }
     }
   }
@@ -418,18 +419,4 @@ function isTooLargeResourceVersion(err: unknown): boolean {
     causes.some((c) => c.reason === 'ResourceVersionTooLarge') ||
     /too large resource version/i.test(err.message)
   );
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

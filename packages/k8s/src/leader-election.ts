@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ReaperError } from '@reaper-flow/domain';
 import { z } from 'zod';
 import type { KubeClient } from './client';
@@ -195,7 +196,8 @@ export class LeaderElector {
       else if (result === 'held') wait = this.isLeader() ? renewIntervalMs : 0;
       // Failing to renew: try again soon, but never sleep past the renew deadline.
       else wait = Math.max(0, Math.min(this.retryMs, this.lastRenew + this.renewDeadlineMs - this.clock()));
-      await sleep(wait, signal);
+      // An abort ends the wait early; the loop's condition then stops it.
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
     }
   }
 
@@ -350,19 +352,5 @@ function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise
   return Promise.race([p, timeout]).finally(() => {
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
   });
 }
