@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { formatTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { DAEMON_JOB_LABEL, OVERLAY_ANNOTATION, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
 import { groupMembers, signalGroup, stopGroups } from './daemon';
@@ -22,7 +23,7 @@ import { PodLogWriter } from './pod-log';
 import { killOrphanedPods, writePidFile } from './pod-pids';
 import { detectSandbox, type SandboxMode, sandboxCommand } from './pod-sandbox';
 import { ContainerConfigError } from './pod-sources';
-import { exitedStatus, failedStatus, runningStatus, timestamp, waitingStatus } from './pod-status';
+import { exitedStatus, failedStatus, runningStatus, waitingStatus } from './pod-status';
 import { runWatch } from './resource-watch';
 
 /** How soon a Pod start that met a transient API error is tried again. */
@@ -388,7 +389,7 @@ export class StandInKubelet {
         log.close();
         return this.settle(entry);
       }
-      const startedAt = timestamp();
+      const startedAt = formatTime(Date.now());
       // Through pipes into the CRI log (not the file directly): each line gets its time and stream.
       const child = spawn(cmd.command, cmd.args, {
         cwd: cmd.cwd,
@@ -445,7 +446,7 @@ export class StandInKubelet {
     void rm(nodeLayout(this.opts.stateDir, entry.node).pidFile(entry.uid), { force: true });
     // On shutdown the pod keeps its Running status; the next kubelet marks it "kubelet restarted".
     if (!this.stopping && !entry.deleting) {
-      const finishedAt = timestamp();
+      const finishedAt = formatTime(Date.now());
       this.writeStatus(
         entry,
         exit.error

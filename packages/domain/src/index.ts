@@ -19,4 +19,5 @@ export * from './reaper-pod/desired-status';
 export * from './reaper-pod/overlay-gate';
 export * from './schemas/index';
 export * from './status/status-values';
+export * from './time';
 export * from './translate/index';

@@ -1,14 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReaperError } from '@reaper-flow/domain';
+import { formatMicroTime, ReaperError } from '@reaper-flow/domain';
 import { z } from 'zod';
 import type { KubeClient } from './client';
 import { isApiError } from './errors';
 import { Resources } from './resources';
-
-/** Formats epoch ms as a Kubernetes MicroTime ("2006-01-02T15:04:05.000000Z"). */
-export function formatMicroTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 const LeaseSpec = z.looseObject({
   holderIdentity: z.string().nullish(),

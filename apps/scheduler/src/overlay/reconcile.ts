@@ -2,11 +2,11 @@ import {
   busyNodes,
   type DecidedEvent,
   decideOverlay,
+  formatTime,
   type OverlayNodeEntry,
   parseReaperOverlay,
   REAPER_API_VERSION,
   type ReaperOverlayPhase,
-  rfc3339,
   type StatusCondition,
   type StoredPodView,
   type StoredReaperPodView,
@@ -110,7 +110,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     const conditions = setCondition(
       stored.status?.conditions,
       { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-      rfc3339(ctx.now()),
+      formatTime(ctx.now()),
     );
     if (await writeStatus({ message, conditions }))
       await record({ type: 'Warning', reason: 'InvalidSpec', message });
@@ -143,7 +143,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     entries: nodeEntries(stored.status?.nodes),
     busy: busyNodes(name, reaperPods, pods),
     resetRequests,
-    now: rfc3339(ctx.now()),
+    now: formatTime(ctx.now()),
   });
 
   if (decision.addFinalizer) {

@@ -2,6 +2,7 @@ import {
   blockedStatus,
   type DesiredReaperPodStatus,
   type DesiredStatus,
+  formatTime,
   lostPodStatus,
   mirroredStatus,
   type ObservedPod,
@@ -15,7 +16,6 @@ import {
   type ReaperPod,
   type ReaperPodPhase,
   type ReaperPodStatus,
-  rfc3339,
   type StatusCondition,
   setCondition,
   waitingForScheduler,
@@ -65,7 +65,7 @@ class ReaperPodReconcile {
     private readonly stored: StoredReaperPod,
     private readonly ownWrites: OwnStatusWrites,
   ) {
-    this.now = rfc3339(ctx.now());
+    this.now = formatTime(ctx.now());
   }
 
   private involved(): InvolvedObject {
