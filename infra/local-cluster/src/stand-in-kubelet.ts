@@ -175,11 +175,12 @@ export class StandInKubelet {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const watchesStopped = Promise.allSettled(this.informers.map((i) => i.stop()));
     this.lease.stopRenewing();
     this.nodeLeases?.stop();
     await stopGroups(this.runningGroups(), KILL_GRACE_MS);
     for (const record of this.helpers) stopHelper(record);
-    await Promise.allSettled(this.informers.map((i) => i.stop()));
+    await watchesStopped;
     await this.servers?.close();
     await this.lease.release().catch((err: Error) => this.log(`releasing the lease: ${err.message}`));
   }
