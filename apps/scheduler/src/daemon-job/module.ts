@@ -34,7 +34,7 @@ export const daemonJobModule: ReconcilerModule = {
       stepBackoffMs: config.kubernetes.backoffMs,
       health: ctx.redisHealth,
     });
-    const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
+    const createLimiter = new TokenBucket(() => ctx.live.current().rollout.podCreatesPerSecond);
     const slots = new RunSlots(ctx.redis, ctx.prefix);
     const deps = { ctx, store, flows, createLimiter, slots };
     const connection = createRedis(config.redis, 'worker', ctx.redisHealth, 'daemon-job workers');

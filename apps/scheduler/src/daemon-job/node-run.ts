@@ -17,13 +17,19 @@ import {
   TRIGGER_ANNOTATION,
 } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
-import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
+import {
+  type NodeRunData,
+  NodeRunDataSchema,
+  type NodeRunResult,
+  type RunSlots,
+  type WorldNode,
+} from '@reaper-flow/queue';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
 import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
 import type { TokenBucket } from './token-bucket';
-import { type StoredNode, toNodeView } from './world-views';
+import { toNodeView } from './world-views';
 
 /**
  * While parked, a node-run is woken by the watcher when its ReaperPod changes. The watchdog wakes it
@@ -229,7 +235,7 @@ export async function processNodeRun(
   });
   const retryLimit = owner.spec.retryLimit;
   if (data.attempt - 1 < retryLimit) {
-    const retryAt = now + retryDelayMs(data.attempt, ctx.config.retry, Math.random());
+    const retryAt = now + retryDelayMs(data.attempt, ctx.live.current().retry, Math.random());
     await report(deps, data, { ...failed(), retryAt });
     ctx.metrics.nodeRunRetries.inc();
     return park(deps, job, token, retryAt, data, {
@@ -286,7 +292,7 @@ async function rolloutLimit(
   owner: Persisted<ReaperDaemonJob>,
   data: NodeRunData,
 ): Promise<number> {
-  const fallback = deps.ctx.config.rollout.maxNodesInFlight;
+  const fallback = deps.ctx.live.current().rollout.maxNodesInFlight;
   const maxUnavailable = owner.spec.maxUnavailable;
   if (maxUnavailable === undefined || typeof maxUnavailable === 'number') {
     return maxNodesInFlight(maxUnavailable, 0, fallback);
@@ -310,7 +316,7 @@ async function dependencyGate(
   const { ctx, store } = deps;
   const { namespace, node } = data;
   await store.markHeld(namespace, data.job, node, data.runId);
-  const stored = await ctx.world.get<StoredNode>('Node', '', node);
+  const stored = await ctx.world.get<WorldNode>('Node', '', node);
   if (!stored) return { kind: 'waiting', names: [], message: `node ${node} is not known yet` };
   const view = toNodeView(stored);
   const dependencies = await Promise.all(

@@ -3,7 +3,7 @@ import { isApiError, Resources } from '@reaper-flow/k8s';
 import type { SchedulerContext } from '../context';
 
 /** Which run and attempt a ReaperPod belongs to, from its annotations. */
-export function runOf(rpod: Pick<ReaperPod, 'metadata'>): { runId?: string; attempt?: number } {
+function runOf(rpod: Pick<ReaperPod, 'metadata'>): { runId?: string; attempt?: number } {
   const annotations = rpod.metadata.annotations ?? {};
   const attempt = Number(annotations[ATTEMPT_ANNOTATION]);
   return {
