@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiNode as Node, NodeCondition, NodeSystemInfo, Taint } from '@reaper-flow/domain';
+import { formatTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { SIMULATED_LABEL } from './constants';
 
@@ -177,7 +178,7 @@ function patchStatus(client: KubeClient, name: string, status: Record<string, un
 
 /** The full condition list of a node in the given readiness, keeping transition times that did not change. */
 function conditions(node: Node | undefined, ready: boolean, message?: string): NodeCondition[] {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const now = formatTime(Date.now());
   const previous = new Map((node?.status?.conditions ?? []).map((c) => [c.type, c]));
   const make = (
     type: string,

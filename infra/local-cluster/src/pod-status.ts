@@ -6,14 +6,10 @@ import type {
   PodCondition,
   PodStatus,
 } from '@reaper-flow/domain';
+import { formatTime } from '@reaper-flow/domain';
 
 // Pure builders of the status the stand-in kubelet writes through pods/status (merge patch: lists
 // such as conditions and containerStatuses are replaced whole, so each builder writes them whole).
-
-/** Kubernetes timestamps have second precision. */
-export function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 function containerStatus(pod: Pod, state: ContainerState, ready: boolean): ContainerStatus {
   const container = pod.spec.containers[0];
@@ -94,7 +90,7 @@ export function failedStatus(
   pod: Pod,
   failure: { reason: string; message: string; exitCode: number },
 ): PodStatus {
-  const now = timestamp();
+  const now = formatTime(Date.now());
   return {
     phase: 'Failed',
     reason: failure.reason,

@@ -1,6 +1,7 @@
 import { encodeInboxCommand, type InboxCommand } from '@reaper-flow/domain';
 import { RedisKeys } from './names';
 import type { RedisClient } from './redis';
+import { defineScript, type LuaScript, type ScriptCommand } from './scripts';
 import {
   type DaemonJobSnapshot,
   decodeInboxEntry,
@@ -17,7 +18,10 @@ import {
 // the check does not decode a snapshot that is large on big clusters), keeps the node -> current
 // run index and the progress index (what dependents gate on) in step, appends the new domain events
 // to the job's log (clearing an expiry left by a deleted namesake), and trims the inbox entries already folded in, atomically.
-const SAVE_SCRIPT = `
+const SAVE_SCRIPT: LuaScript = {
+  name: 'reaperDaemonJobSave',
+  numberOfKeys: 6,
+  lua: `
 local currentVersion = tonumber(redis.call('GET', KEYS[4]) or '0')
 if currentVersion ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -54,14 +58,19 @@ if ARGV[3] ~= '0-0' then
   redis.call('XTRIM', KEYS[3], 'MINID', ms .. '-' .. tostring(tonumber(seq) + 1))
 end
 return 1
-`;
+`,
+};
 
 // KEYS: the job's suspended-waits hash, the index of jobs with any. ARGV: node, runId, `<ns>/<name>`.
-const CLEAR_SUSPENDED_SCRIPT = `
+const CLEAR_SUSPENDED_SCRIPT: LuaScript = {
+  name: 'reaperDaemonJobClearSuspendedWait',
+  numberOfKeys: 2,
+  lua: `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
 return 1
-`;
+`,
+};
 
 /** Changes to a hash index saved with a snapshot (node -> current run, or node -> progress). */
 export interface RunIndexChanges {
@@ -90,11 +99,17 @@ const NO_CHANGES: RunIndexChanges = { set: {}, del: [] };
  * records a cursor past it.
  */
 export class DaemonJobStore {
+  private readonly saveScript: ScriptCommand;
+  private readonly clearSuspendedScript: ScriptCommand;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly logMaxLen: number,
-  ) {}
+  ) {
+    this.saveScript = defineScript(redis, SAVE_SCRIPT);
+    this.clearSuspendedScript = defineScript(redis, CLEAR_SUSPENDED_SCRIPT);
+  }
 
   private keys(namespace: string, name: string) {
     return RedisKeys.djob(this.prefix, namespace, name);
@@ -130,9 +145,7 @@ export class DaemonJobStore {
     const snapshot: DaemonJobSnapshot = { ...next, version: expectedVersion + 1 };
     const sets = Object.entries(runs.set);
     const progressSets = Object.entries(progress.set);
-    const ok = await this.redis.eval(
-      SAVE_SCRIPT,
-      6,
+    const ok = await this.saveScript(
       k.snapshot,
       k.log,
       k.inbox,
@@ -200,9 +213,7 @@ export class DaemonJobStore {
 
   /** Drops a registration (only if it is still `runId`'s); the job leaves the index with its last one. */
   async clearSuspendedWait(namespace: string, name: string, node: string, runId: string): Promise<void> {
-    await this.redis.eval(
-      CLEAR_SUSPENDED_SCRIPT,
-      2,
+    await this.clearSuspendedScript(
       this.keys(namespace, name).suspended,
       this.suspendedJobsKey,
       node,
