@@ -1,6 +1,6 @@
 import { formatMicroTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
-import type { Logger } from './log';
+import type { Logger } from '../log';
 
 /** Where kubelets keep their heartbeats, one Lease per Node, named like it. */
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ApiNode as Node, NodeCondition, NodeSystemInfo, Taint } from '@reaper-flow/domain';
 import { formatTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
-import { SIMULATED_LABEL } from './constants';
+import { SIMULATED_LABEL } from '../constants';
 
 const KUBELET_VERSION = 'v1.36.3';
 const FIELD_MANAGER = 'reaper-flow-local-cluster';

@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type LogEntry, type LogQuery, type PodLogWriter, parseEntries, renderEntries } from './pod-log';
+import {
+  type LogEntry,
+  type LogQuery,
+  type PodLogWriter,
+  parseEntries,
+  renderEntries,
+} from '../pods/pod-log';
 
 // The part of the kubelet API the stand-in kubelet serves, one TLS server per simulated node, so the
 // API server's pods/log proxy (`kubectl logs`) works as on a real node. exec/attach/port-forward

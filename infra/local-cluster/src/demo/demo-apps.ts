@@ -2,7 +2,7 @@
 // (`node --enable-source-maps dist/<app>/main.js`, as in the images), each in its own process group
 // with its log in a file.
 import { join } from 'node:path';
-import { type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
+import { type BuiltApp, builtAppArgs, builtAppEntry } from '../apps';
 import {
   groupMembers,
   isAlive,
@@ -11,9 +11,9 @@ import {
   spawnDaemon,
   stopGroups,
   tail,
-} from './daemon';
+} from '../control-plane/daemon';
+import { REPO_ROOT } from '../paths';
 import { seconds } from './demo-terminal';
-import { REPO_ROOT } from './paths';
 
 export interface AppSpec {
   /** Display and log name: watcher, scheduler, dashboard, node-agent-node-1... */

@@ -2,8 +2,8 @@
 // Usage: stand-in-kubelet-main.ts [--state-dir DIR] [--kubeconfig FILE] [--node-leases]
 import { parseArgs } from 'node:util';
 import { KubeClient } from '@reaper-flow/k8s';
-import { stderrLogger } from './log';
-import { defaultStateDir, stateLayout } from './paths';
+import { stderrLogger } from '../log';
+import { defaultStateDir, stateLayout } from '../paths';
 import { StandInKubelet } from './stand-in-kubelet';
 
 const { values } = parseArgs({

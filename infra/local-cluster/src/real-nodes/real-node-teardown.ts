@@ -2,10 +2,11 @@
 // state file alone (no API server needed), and the check that nothing is left.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubeProxyTables } from './cluster-services';
-import { isAlive, stopGroups } from './daemon';
-import type { Logger } from './log';
-import { mountsUnder, removeDir } from './mounts';
+import { kubeProxyTables } from '../control-plane/cluster-services';
+import { isAlive, stopGroups } from '../control-plane/daemon';
+import type { Logger } from '../log';
+import { mountsUnder, removeDir } from '../pods/mounts';
+import type { ClusterState, RealNodeRecord } from '../state';
 import { realNodeLayout } from './real-node-config';
 import {
   cgroupHierarchies,
@@ -23,7 +24,6 @@ import {
   unmountAllUnder,
 } from './real-node-host';
 import { ctr, realNodesRoot } from './real-nodes';
-import type { ClusterState, RealNodeRecord } from './state';
 
 /**
  * Stops and removes the real nodes of `state`: kubelets, then every pod process (by cgroup), the

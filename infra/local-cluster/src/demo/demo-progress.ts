@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
-import type { LocalCluster } from './cluster';
+import type { LocalCluster } from '../cluster';
 import type { RunningApp } from './demo-apps';
 import {
   type DemoNode,

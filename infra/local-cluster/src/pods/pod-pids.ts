@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopGroups } from './daemon';
+import { stopGroups } from '../control-plane/daemon';
 
 // The kubelet records each pod process group in <node>/run/<uid>.pid, so a kubelet that crashed (or
 // was SIGKILLed) does not leave pod processes nobody knows about: its successor and `down` find them.

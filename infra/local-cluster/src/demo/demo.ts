@@ -8,8 +8,12 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeClient } from '@reaper-flow/k8s';
-import { applyCrds } from './crds';
-import { groupMembers } from './daemon';
+import { applyCrds } from '../control-plane/crds';
+import { groupMembers } from '../control-plane/daemon';
+import { freePorts } from '../control-plane/ports';
+import { REPO_ROOT, stateLayout } from '../paths';
+import { addNode } from '../simulated-nodes/nodes';
+import { readState } from '../state';
 import {
   type AppSpec,
   killAppsNow,
@@ -31,10 +35,6 @@ import { type DemoNode, loadExamples, undefinedOverlays, waitsForANode } from '.
 import { followLogs, LOG_LEVEL_RANK } from './demo-logs';
 import { nextSteps, watchProgress } from './demo-progress';
 import { print, rel, say, seconds, style } from './demo-terminal';
-import { addNode } from './nodes';
-import { REPO_ROOT, stateLayout } from './paths';
-import { freePorts } from './ports';
-import { readState } from './state';
 
 const HELP = `Usage: npm run demo [-- --check] [-- --timeout SECONDS] [-- --quiet]
 

@@ -1,6 +1,6 @@
 import type { ApiPod as Pod } from '@reaper-flow/domain';
 import type { KubeClient } from '@reaper-flow/k8s';
-import type { Logger } from './log';
+import type { Logger } from '../log';
 import { containerEnv } from './pod-env';
 import { ContainerConfigError, PodSources } from './pod-sources';
 import { type Mount, materializeVolumes } from './pod-volumes';

@@ -16,18 +16,18 @@ import {
   isStaticElf,
   PAUSE_IMAGE,
 } from '@reaper-flow/images';
-import { ensureBinaries, ensureCoreDns, ensureDebianPackages, onPath } from './binaries';
-import { CLUSTER_DNS_IP, CLUSTER_DOMAIN } from './cluster-services-config';
-import { REAL_NODE_LABEL } from './constants';
-import type { ProcessSpec } from './control-plane';
-import { isAlive, type SpawnedDaemon } from './daemon';
-import { writeKubeconfig } from './kubeconfig';
-import type { Logger } from './log';
-import { createNodeCertificates } from './pki';
-import { freePorts } from './ports';
+import { REAL_NODE_LABEL } from '../constants';
+import { ensureBinaries, ensureCoreDns, ensureDebianPackages, onPath } from '../control-plane/binaries';
+import { CLUSTER_DNS_IP, CLUSTER_DOMAIN } from '../control-plane/cluster-services-config';
+import type { ProcessSpec } from '../control-plane/control-plane';
+import { isAlive, type SpawnedDaemon } from '../control-plane/daemon';
+import { writeKubeconfig } from '../control-plane/kubeconfig';
+import { createNodeCertificates } from '../control-plane/pki';
+import { freePorts } from '../control-plane/ports';
+import type { Logger } from '../log';
+import type { RealNodeRecord } from '../state';
 import { CNI_BIN_DIR, cniConfig, containerdConfig, kubeletConfig, realNodeLayout } from './real-node-config';
 import { createCgroupRoot, freeSlots } from './real-node-host';
-import type { RealNodeRecord } from './state';
 
 const exec = promisify(execFile);
 

@@ -7,6 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KubeClient, ResourceRef } from '@reaper-flow/k8s';
+import type { Logger } from '../log';
+import { programRunning } from '../real-nodes/real-node-host';
 import {
   COREDNS_USER,
   corednsRbac,
@@ -18,11 +20,9 @@ import {
 import type { ProcessSpec } from './control-plane';
 import type { SpawnedDaemon } from './daemon';
 import { writeKubeconfig } from './kubeconfig';
-import type { Logger } from './log';
 import { createClientCertificate } from './pki';
 import { freePorts } from './ports';
 import { waitReady } from './readiness';
-import { programRunning } from './real-node-host';
 
 const exec = promisify(execFile);
 const FIELD_MANAGER = 'reaper-flow-local-cluster';

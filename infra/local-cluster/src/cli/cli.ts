@@ -1,11 +1,11 @@
 // `npm run cluster -- <command>`: the local control plane for development and tests (no Docker).
 // Progress and diagnostics go to stderr; stdout carries only what a script may consume (env, status).
 import { parseArgs } from 'node:util';
-import { isAlive } from './daemon';
-import { stderrLogger } from './log';
-import { defaultStateDir } from './paths';
-import { type ClusterState, readState } from './state';
-import { stopLocalCluster } from './teardown';
+import { isAlive } from '../control-plane/daemon';
+import { stopLocalCluster } from '../control-plane/teardown';
+import { stderrLogger } from '../log';
+import { defaultStateDir } from '../paths';
+import { type ClusterState, readState } from '../state';
 
 // The Kubernetes client library takes seconds to load: only the commands that talk to the API
 // import it (dynamically), so `env` and `down` stay quick.
@@ -58,7 +58,7 @@ export async function requireUp(stateDir: string): Promise<ClusterState> {
 async function healthy(state: ClusterState): Promise<boolean> {
   if (!state.processes.every((p) => p.name === 'stand-in-kubelet' || isAlive(p))) return false;
   const { KubeClient } = await k8s();
-  const { apiserverReady } = await import('./readiness');
+  const { apiserverReady } = await import('../control-plane/readiness');
   const client = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath, requestTimeoutMs: 5000 });
   try {
     return await apiserverReady(client);
@@ -89,8 +89,8 @@ async function up(args: string[], stateDir: string): Promise<void> {
     throw new Error(`--redis must be standalone, sentinel or cluster, got ${redis}`);
   const started = performance.now();
   const { KubeClient } = await k8s();
-  const { restartKubeletDaemon, startLocalCluster } = await import('./cluster');
-  const { addNode, listSimulatedNodes } = await import('./nodes');
+  const { restartKubeletDaemon, startLocalCluster } = await import('../cluster');
+  const { addNode, listSimulatedNodes } = await import('../simulated-nodes/nodes');
   const state = await readState(stateDir);
   if (state && (await healthy(state))) {
     const kubelet = state.processes.find((p) => p.name === 'stand-in-kubelet');
@@ -148,8 +148,8 @@ async function status(stateDir: string): Promise<void> {
     out.push('  stand-in-kubelet         runs inside the process that started the cluster');
   out.push('', 'nodes:');
   const { KubeClient } = await k8s();
-  const { isNodeReady, listSimulatedNodes } = await import('./nodes');
-  const { listRealNodes } = await import('./real-node-status');
+  const { isNodeReady, listSimulatedNodes } = await import('../simulated-nodes/nodes');
+  const { listRealNodes } = await import('../real-nodes/real-node-status');
   const client = await KubeClient.create({ kubeconfigPath: state.kubeconfigPath, requestTimeoutMs: 5000 });
   try {
     const nodes = await listSimulatedNodes(client);

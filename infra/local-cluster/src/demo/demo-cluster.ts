@@ -3,13 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { type LocalCluster, startLocalCluster } from './cluster';
-import { type DaemonRecord, isAlive, stopGroups } from './daemon';
+import { type LocalCluster, startLocalCluster } from '../cluster';
+import { type DaemonRecord, isAlive, stopGroups } from '../control-plane/daemon';
+import { stopLocalCluster } from '../control-plane/teardown';
+import { stderrLogger } from '../log';
+import { readState } from '../state';
 import type { RunningApp } from './demo-apps';
 import { say, seconds } from './demo-terminal';
-import { stderrLogger } from './log';
-import { readState } from './state';
-import { stopLocalCluster } from './teardown';
 
 /** `<demo dir>/demo.json`: which process runs the demo and its apps, to clean up after a kill. */
 interface DemoRecord {

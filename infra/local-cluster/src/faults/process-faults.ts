@@ -3,8 +3,8 @@
 // start it again with the same command line, data and ports, as a crashed server restarted by its
 // supervisor would be.
 import { readFileSync } from 'node:fs';
-import { type DaemonRecord, groupMembers, signalGroup, spawnDaemon } from './daemon';
-import { readState, writeState } from './state';
+import { type DaemonRecord, groupMembers, signalGroup, spawnDaemon } from '../control-plane/daemon';
+import { readState, writeState } from '../state';
 
 /** A server process that was killed, with what it takes to start it again. */
 export interface KilledProcess {

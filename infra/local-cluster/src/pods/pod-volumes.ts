@@ -8,7 +8,7 @@ import type {
   Volume,
 } from '@reaper-flow/domain';
 import type { KubeClient } from '@reaper-flow/k8s';
-import type { Logger } from './log';
+import type { Logger } from '../log';
 import { ContainerConfigError, fieldValue, type PodSources } from './pod-sources';
 
 /** A bind mount of the pod's sandbox: host `source` appears at `target` inside it. */

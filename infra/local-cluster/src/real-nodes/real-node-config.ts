@@ -2,7 +2,7 @@
 // KubeletConfiguration. Everything a node writes lives under its own root, except what the
 // kubelet, containerd and libcni hard-code (see real-nodes.ts, which cleans those up).
 import { join } from 'node:path';
-import { RUNTIME_CLASS } from './constants';
+import { RUNTIME_CLASS } from '../constants';
 
 /** One real node: its name, the slot its bridge, subnet and cgroup root are numbered by, and its root dir. */
 export interface RealNodeLayout {

@@ -4,7 +4,7 @@ import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { signalGroup } from './daemon';
+import { signalGroup } from '../control-plane/daemon';
 import { livePidFromFileSync, writePidFile } from './pod-pids';
 
 // ReaperOverlays inside Pods, as the Reaper runtime mounts them: one overlay filesystem per node,

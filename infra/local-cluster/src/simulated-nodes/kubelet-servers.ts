@@ -1,7 +1,7 @@
 import type { ApiNode as Node } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
+import type { Logger } from '../log';
 import { KubeletServer, type KubeletTls, type PodLogLookup } from './kubelet-server';
-import type { Logger } from './log';
 
 /**
  * The kubelet API servers of the simulated nodes, one per node: started when a node is first seen,

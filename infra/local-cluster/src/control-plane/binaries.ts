@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import type { Logger } from './log';
-import { PACKAGE_DIR, REPO_ROOT } from './paths';
+import type { Logger } from '../log';
+import { PACKAGE_DIR, REPO_ROOT } from '../paths';
 
 const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
 

@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
+import { type Logger, stderrLogger } from '../log';
+import { stateLayout } from '../paths';
+import { removeDir } from '../pods/mounts';
+import { killOrphanedPods } from '../pods/pod-pids';
+import { stopRealNodes } from '../real-nodes/real-node-teardown';
+import { readState } from '../state';
 import { removeKubeProxyRules } from './cluster-services';
 import { isAlive, stopGroups } from './daemon';
-import { type Logger, stderrLogger } from './log';
-import { removeDir } from './mounts';
-import { stateLayout } from './paths';
-import { killOrphanedPods } from './pod-pids';
-import { stopRealNodes } from './real-node-teardown';
 import { CLUSTER_PROCESS_NAMES } from './redis-cluster';
-import { readState } from './state';
 
 // Kept free of the Kubernetes client so `down` starts fast.
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { mountsUnder } from './mounts';
+import { mountsUnder } from '../pods/mounts';
 
 const exec = promisify(execFile);
 

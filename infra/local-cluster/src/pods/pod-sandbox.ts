@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
-import type { Logger } from './log';
+import type { Logger } from '../log';
 import type { Mount } from './pod-volumes';
 
 /** isolated: own mount + UTS namespace and a chroot; direct: a plain child process (no volumes). */

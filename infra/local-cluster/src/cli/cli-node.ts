@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { KubeClient } from '@reaper-flow/k8s';
-import { setNodeFault } from './faults';
-import type { Logger } from './log';
-import { addNode, parseTaint, rebootNode, removeNode, setNodeReady } from './nodes';
-import type { ClusterState } from './state';
+import { setNodeFault } from '../faults/faults';
+import type { Logger } from '../log';
+import { addNode, parseTaint, rebootNode, removeNode, setNodeReady } from '../simulated-nodes/nodes';
+import type { ClusterState } from '../state';
 
 /** `node <add|ready|notready|reboot|remove|fail> NAME ...` against the running cluster. */
 export async function nodeCommand(args: string[], state: ClusterState, log: Logger): Promise<void> {
