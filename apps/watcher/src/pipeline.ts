@@ -182,13 +182,17 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     for (const reset of mapping.overlayResets) {
       await deps.overlayResetRequests.add(reset.namespace, reset.overlay, reset.request);
     }
+    // A metric label, never a branch: the reconcile re-reads the world whatever asked for it.
+    const cause = `${kind} ${change.type}`;
     await Promise.all(
       mapping.keys.map((key) => {
         const queue = deps.queues.get(key.kind);
         if (!queue) throw new Error(`no queue for ${key.kind}`);
-        return queue.enqueue(key, seenAt);
+        return queue.enqueue(key, seenAt, cause);
       }),
     );
+    // Counted once the requests are in: a change re-delivered after a failure is counted again.
+    for (const key of mapping.keys) deps.metrics.reconcileRequests.inc({ kind: key.kind, cause });
     // After the world is updated: the woken node-run reads the ReaperPod from it.
     for (const w of mapping.wakes) await deps.wakeNodeRun(w.namespace, w.job, w.runId, w.node);
   };
