@@ -318,6 +318,13 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   const procs = after.procs;
   const redisAfter = await redisMemory(ctx.redis);
   await deleteJobs(ctx, [job], 300_000);
+  // The deletion ends when the Pods are gone too: their last changes reach the watcher after the
+  // ReaperPods', and a queue with nothing to do is idle before they come.
+  await ctx.pods.until(
+    () => !ctx.pods.live().some((p) => rpAdded.has(p.name)),
+    `the Pods of ${job} to be gone`,
+    300_000,
+  );
   await quiesce(ctx.redis, prefix, 120_000);
   const afterDelete = {
     scheduler: await ctx.engine.scrape('scheduler'),
