@@ -62,6 +62,22 @@ export {
   type ProgressMeta,
   progressIndexChanges,
 } from './node-gate';
+export {
+  attemptDeadline,
+  type EnsureReaperPodResult,
+  NODE_RUN_WATCHDOG_MS,
+  type NodeRunEffect,
+  type NodeRunFacts,
+  type NodeRunPlan,
+  type NodeRunQuestion,
+  type NodeRunStepChange,
+  type NodeRunStepInput,
+  type NodeRunStepOutcome,
+  type NodeRunStepState,
+  planNodeRunStep,
+  RECREATE_DELAY_MS,
+  SUSPENDED_MESSAGE,
+} from './node-run-plan';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
 export {
@@ -77,6 +93,7 @@ export {
   targetsOutdated,
 } from './reconcile-plan';
 export { maxNodesInFlight } from './rollout-limit';
+export { belongsTo, runOf } from './run-pod';
 export { OPERATIONAL_SPEC_FIELDS, runSpecHash } from './run-spec';
 export {
   type DaemonJobState,
