@@ -252,7 +252,7 @@ function planWait(input: NodeRunStepInput, owner: Persisted<ReaperDaemonJob>): N
   const effects: NodeRunEffect[] = [];
   const deadlineExceeded = overdue && !ended;
   if (deadlineExceeded) {
-    // Deleting the ReaperPod deletes its Pod, which stops the process.
+    // Deleting the ReaperPod deletes its Pod, which stops the command on the node.
     effects.push(
       {
         type: 'log',

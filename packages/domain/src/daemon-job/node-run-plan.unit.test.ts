@@ -144,7 +144,7 @@ describe('planNodeRunStep: create', () => {
   it('a run replaced on the node: Superseded, and the replacing run is woken', () => {
     const { plan } = step(waiting, job(), {}, { currentRunId: 'r2' });
     expect(plan).toMatchObject({ kind: 'finish', outcome: 'Superseded' });
-    expect(plan.kind !== 'ask' && plan.effects).toContainEqual({ type: 'wake', runId: 'r2' });
+    expect(plan.effects).toContainEqual({ type: 'wake', runId: 'r2' });
     expect(effectTypes(plan)).toEqual(['log', 'deleteAttemptPod', 'wake', 'releaseSlot']);
   });
 });
