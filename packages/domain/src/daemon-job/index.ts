@@ -12,9 +12,10 @@
  *      `toTriggerRun(plan, newRunId, now)`; the nodes it queues become one run flow;
  *   4. save the state with the decided events, then act: add run flows, delete ReaperPods, record
  *      `kubeEventsFor(events)`, write `toStatus(state)` (coalesced).
- * Node-run worker (one BullMQ child per run and node): creates the attempt's ReaperPod and reports
- * StartNodeRun; when it ends, reports FinishNodeRun (with `retryAt` from `retryDelayMs` when a
- * retry follows) and runs the next attempt itself after the backoff. Repeated reports are
+ * Node-run worker (one BullMQ child per run and node, each step planned by `planNodeRunStep`):
+ * creates the attempt's ReaperPod and reports StartNodeRun; when it ends, reports FinishNodeRun
+ * (with `retryAt` from `retryDelayMs` when a retry follows) and runs the next attempt itself after
+ * the backoff. Repeated reports are
  * `duplicate` (no events); reports of a replaced run or older attempt are `stale`.
  */
 export { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff';
