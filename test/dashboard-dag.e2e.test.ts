@@ -242,6 +242,18 @@ describe('dashboard DAG page', () => {
       );
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dag.png') });
+
+      // On a narrower window the page does not scroll sideways: the table moves under the graph.
+      for (const width of [1100, 800]) {
+        await page.setViewportSize({ width, height: 700 });
+        const html = await page
+          .locator('html')
+          .evaluate((el) => ({ page: el.scrollWidth, window: el.clientWidth }));
+        const table = await page.locator('#node-table').boundingBox();
+        const overflow = { ...html, tableRight: (table?.x ?? 0) + (table?.width ?? Number.NaN) };
+        expect(overflow.page, `page width at ${width} px`).toBeLessThanOrEqual(overflow.window);
+        expect(overflow.tableRight, `table's right edge at ${width} px`).toBeLessThanOrEqual(overflow.window);
+      }
     } finally {
       await context.close();
     }

@@ -2,7 +2,7 @@
 // per node-run, split into reads, writes and watches opened.
 import type { RequestMetric } from '@reaper-flow/k8s';
 
-export const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
 const READ_VERBS = new Set(['GET', 'LIST']);
 
 export interface ApiCount {
@@ -20,7 +20,7 @@ export interface ApiKinds {
 }
 
 /** `VERB resource subresource` (a counterIncrease key) -> `VERB resource/subresource`. */
-export function labelsOf(key: string): string {
+function labelsOf(key: string): string {
   const [verb = '', resource = '', sub = ''] = key.split(' ');
   return `${verb} ${resource}${sub ? `/${sub}` : ''}`;
 }

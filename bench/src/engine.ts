@@ -6,7 +6,7 @@ import { ChildApp, freePort } from './child';
 import { type PromSample, parseProm } from './prom';
 
 /** Settings the bench always uses (comparable retries, small retention), before --set overrides. */
-export const BENCH_CONFIG: Readonly<Record<string, string>> = {
+const BENCH_CONFIG: Readonly<Record<string, string>> = {
   REAPER_FLOW__DASHBOARD__ENABLED: 'false',
   REAPER_FLOW__RETRY__BASE_MS: '500',
   REAPER_FLOW__RETRY__JITTER: '0',

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
-export type ScenarioName = 'handoff' | 'join' | 'retry' | 'fanout';
-export const ALL_SCENARIOS: readonly ScenarioName[] = ['handoff', 'join', 'retry', 'fanout'];
+type ScenarioName = 'handoff' | 'join' | 'retry' | 'fanout';
+const ALL_SCENARIOS: readonly ScenarioName[] = ['handoff', 'join', 'retry', 'fanout'];
 
 export interface Options {
   readonly mode: 'full' | 'quick' | 'custom';

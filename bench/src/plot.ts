@@ -176,7 +176,7 @@ function makespanPanel(r: Results, x0: number, y0: number, w: number, h: number)
   return parts.join('\n');
 }
 
-export function renderSvg(r: Results): string {
+function renderSvg(r: Results): string {
   const series: Series[] = [
     { label: 'handoff', values: r.handoff?.samples.map((s) => s.ms) ?? [], target: 100, color: '#3b6fb6' },
     {

@@ -53,9 +53,4 @@ export function readProc(pid: number): ProcSample | undefined {
   }
 }
 
-/** CPU seconds used between two readings of the same process (0 when either is missing). */
-export function cpuDelta(before: ProcSample | undefined, after: ProcSample | undefined): number {
-  return before && after ? Math.max(0, after.cpuSeconds - before.cpuSeconds) : 0;
-}
-
 export const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 // Terminal progress: every line says the total elapsed time, the scenario and its elapsed time.
 import { appendFileSync } from 'node:fs';
 
-export class Progress {
+class Progress {
   private readonly started = performance.now();
   private scenario = 'setup';
   private scenarioStarted = performance.now();

@@ -53,12 +53,3 @@ export function counterIncrease(
   }
   return new Map([...out].sort((x, y) => y[1] - x[1]));
 }
-
-/** Sum of a metric's samples matching `filter` (e.g. a counter across label values). */
-export function total(
-  samples: readonly PromSample[],
-  name: string,
-  filter: (labels: Readonly<Record<string, string>>) => boolean = () => true,
-): number {
-  return samples.filter((s) => s.name === name && filter(s.labels)).reduce((n, s) => n + s.value, 0);
-}

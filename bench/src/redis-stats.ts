@@ -1,7 +1,7 @@
 // Redis readings: INFO sections, command counts (commandstats) and memory by key class.
 import type { Redis } from 'ioredis';
 
-export function parseInfo(text: string): Record<string, string> {
+function parseInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split(/\r?\n/)) {
     const i = line.indexOf(':');
@@ -75,7 +75,7 @@ const BULL_SUFFIXES = new Set([
 ]);
 
 /** A key's class, e.g. `world:Node`, `djob:*:log`, `djob-node-runs:<job>`, `reconcile-reaperpod:wait`. */
-export function keyClass(prefix: string, key: string): string {
+function keyClass(prefix: string, key: string): string {
   const rest = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1) : key;
   const parts = rest.split(':');
   const [head = '', second = ''] = parts;

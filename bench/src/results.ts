@@ -31,7 +31,7 @@ export interface Header {
   readonly pods: string;
 }
 
-export interface AppResources {
+interface AppResources {
   readonly peakRssMiB: number;
   readonly cpuSeconds: number;
 }

@@ -69,7 +69,7 @@ export async function writeServiceAccountKubeconfig(opts: {
 
 export type AppName = 'watcher' | 'scheduler' | 'node-agent';
 
-export interface Exit {
+interface Exit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }

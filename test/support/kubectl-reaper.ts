@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'kubectl-reaper');
+const PLUGIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'kubectl-reaper');
 
 export interface PluginResult {
   readonly code: number | null;

@@ -25,7 +25,7 @@ interface DaemonJobLike {
 }
 
 /** A DaemonJob as the DAG page shows it (what it waits for: suspension, else the Blocked condition). */
-export function toDagJob(job: DaemonJobLike): DagJob {
+function toDagJob(job: DaemonJobLike): DagJob {
   const s = job.status ?? {};
   return {
     name: job.metadata.name,

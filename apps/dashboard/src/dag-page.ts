@@ -13,7 +13,7 @@ export function dagPage(): string {
 body{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
 header a{color:#9ecbff}
-main{display:flex;gap:20px;padding:20px;align-items:flex-start}
+main{display:flex;flex-wrap:wrap;gap:20px;padding:20px;align-items:flex-start}
 #graph{background:#fff;border:1px solid #d7dbe2;border-radius:6px;flex-shrink:0}
 .job rect{stroke:#1d2330;stroke-width:1;rx:6;cursor:pointer}
 .job text{font-size:13px;pointer-events:none}
@@ -21,7 +21,7 @@ main{display:flex;gap:20px;padding:20px;align-items:flex-start}
 .edge{fill:none;stroke:#6b7280;stroke-width:1.5;marker-end:url(#arrow)}
 .phase-Completed rect{fill:#c9f2d0}.phase-Running rect{fill:#cfe8ff}.phase-Pending rect{fill:#fff3c4}
 .phase-PartiallyFailed rect{fill:#ffd0d0}.suspended rect{stroke-dasharray:5 3}
-#details{background:#fff;border:1px solid #d7dbe2;border-radius:6px;padding:12px;min-width:480px}
+#details{background:#fff;border:1px solid #d7dbe2;border-radius:6px;padding:12px;flex:1 1 auto;min-width:0;max-width:100%;box-sizing:border-box;overflow-x:auto}
 table{border-collapse:collapse;font-size:13px}th,td{border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left;white-space:nowrap}
 #error{color:#b91c1c}
 </style></head>

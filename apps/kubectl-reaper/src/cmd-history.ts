@@ -11,7 +11,7 @@ export interface HistoryFlags {
 }
 
 /** What the scheduler's dashboard answers on the history endpoint. */
-export interface HistoryResponse {
+interface HistoryResponse {
   readonly namespace: string;
   readonly name: string;
   readonly nodes: readonly NodeHistory[];
@@ -23,14 +23,14 @@ export interface HistoryResponse {
  * `resourceNames: [reaper-flow-dashboard]` allows exactly this path (`name:port` would need
  * `reaper-flow-dashboard:3000` there).
  */
-export const DEFAULT_DASHBOARD_SERVICE = 'reaper-system/reaper-flow-dashboard';
+const DEFAULT_DASHBOARD_SERVICE = 'reaper-system/reaper-flow-dashboard';
 const DASHBOARD_SECRET = 'reaper-flow-dashboard';
 /**
  * The header the dashboard also reads credentials from: the API server authenticates the caller
  * and then drops the Authorization header before proxying, so the dashboard's own credentials
  * travel in this one.
  */
-export const PROXIED_AUTH_HEADER = 'x-reaper-dashboard-authorization';
+const PROXIED_AUTH_HEADER = 'x-reaper-dashboard-authorization';
 
 const historyPath = (namespace: string, name: string) =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/reaperdaemonjobs/${encodeURIComponent(name)}/history`;
@@ -54,7 +54,7 @@ function envAuthorization(env: NodeJS.ProcessEnv): string | undefined {
  * and get on the dashboard Secret unless the credentials are in the environment) is all an
  * operator needs.
  */
-export async function fetchHistory(ctx: Context, flags: HistoryFlags): Promise<HistoryResponse | string> {
+async function fetchHistory(ctx: Context, flags: HistoryFlags): Promise<HistoryResponse | string> {
   const path = historyPath(ctx.namespace, flags.job);
   const base = flags.historyUrl ?? ctx.env.REAPER_HISTORY_URL;
   if (base) {
@@ -105,7 +105,7 @@ export async function fetchHistory(ctx: Context, flags: HistoryFlags): Promise<H
 const shortTime = (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-');
 
 /** The history as a table: one line per attempt, and one per run that never started an attempt. */
-export function renderHistory(nodes: readonly NodeHistory[]): string {
+function renderHistory(nodes: readonly NodeHistory[]): string {
   const rows: string[][] = [['NODE', 'RUN', 'TRIGGER', 'ATTEMPT', 'STARTED', 'ENDED', 'EXIT', 'OUTCOME']];
   for (const node of nodes) {
     for (const run of node.runs) {

@@ -12,7 +12,7 @@ const POLL_MS = 500;
 const BAR_WIDTH = 30;
 
 /** `[#########.........] 3/5` of the nodes done (succeeded or failed). */
-export function progressBar(done: number, total: number): string {
+function progressBar(done: number, total: number): string {
   const filled = total === 0 ? 0 : Math.round((done / total) * BAR_WIDTH);
   return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}`;
 }

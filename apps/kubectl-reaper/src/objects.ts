@@ -1,14 +1,14 @@
 // The shapes the plugin reads from the API server: only the fields it shows. Every field is
 // optional because the plugin may meet objects written by an older or newer reaper-flow.
 
-export interface Condition {
+interface Condition {
   readonly type: string;
   readonly status: string;
   readonly reason?: string;
   readonly message?: string;
 }
 
-export interface DaemonJobNodeStatus {
+interface DaemonJobNodeStatus {
   readonly nodeName: string;
   readonly phase?: string;
   readonly reaperPodName?: string;

@@ -65,7 +65,7 @@ export function jobView(
 }
 
 /** One line of the tree: its job, the drawing before the name, and the drawing before its node lines. */
-export interface TreeLine {
+interface TreeLine {
   readonly job: JobView;
   readonly prefix: string;
   /** Already drawn above (a second dependency) or closing a cycle: named only. */

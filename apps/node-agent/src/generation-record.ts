@@ -9,7 +9,7 @@ const MAX_REQUEST_IDS = 64;
  * dirs in `.reaper-generation`. It is what makes a redelivered reset a no-op: BullMQ delivers at
  * least once (a stalled job, a crash after the disk work but before the job completed).
  */
-export const GenerationRecordSchema = z.object({
+const GenerationRecordSchema = z.object({
   /** The ReaperOverlay incarnation the record belongs to. */
   uid: z.string(),
   /** The highest generation applied by a reset (or seen by the ensure that created the overlay). */

@@ -24,7 +24,7 @@ export interface StopHelperOptions {
  * non-digit (a `:port`, a start time) is ignored. Pids 0 and 1 and our own pid are refused:
  * `kill(0)` signals our whole process group, `kill(-1)` every process, 1 is init.
  */
-export function parseHelperPid(text: string): number | undefined {
+function parseHelperPid(text: string): number | undefined {
   const match = /^\s*(\d+)/.exec(text);
   if (!match) return undefined;
   const pid = Number(match[1]);

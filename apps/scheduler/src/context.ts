@@ -3,21 +3,24 @@ import type {
   OverlayNodeQueues,
   OverlayResetRequests,
   QueueFactory,
-  ReconcileContext,
+  ReconcileDelivery,
   ReconcileKind,
   ReconcileQueue,
   ReconcileResult,
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
-import type { Config, Logger, Metrics } from '@reaper-flow/runtime';
+import type { LiveConfig, Logger, Metrics, StartupConfig } from '@reaper-flow/runtime';
 
 /** Field manager of every write the scheduler makes (status patches, finalizers, Pods). */
 export const FIELD_MANAGER = 'reaper-flow-scheduler';
 
 /** What every reconciler of the scheduler gets: where to read the world, where to write. */
 export interface SchedulerContext {
-  readonly config: Config;
+  /** Read once at start-up; the reloadable keys are not in it (they are in `live`). */
+  readonly config: StartupConfig;
+  /** The reloadable keys (retry, status.coalesceMs, rollout.*): read `live.current()` at each use. */
+  readonly live: LiveConfig;
   /** Writes only; reads come from `world` (the API is read only on rare fallback paths). */
   readonly kube: KubeClient;
   readonly logger: Logger;
@@ -38,7 +41,8 @@ export interface SchedulerContext {
   readonly overlayQueues: OverlayNodeQueues;
   /** Per-node overlay resets requested by resetPolicy (OnFailure here, OnDelete by the watcher). */
   readonly overlayResetRequests: OverlayResetRequests;
-  readonly events: EventRecorder;
+  /** Records Kubernetes Events on the objects (the domain's own events are in packages/domain). */
+  readonly recorder: EventRecorder;
   /** The clock (injected so reconcilers stay testable). */
   readonly now: () => Date;
 }
@@ -47,7 +51,8 @@ export interface SchedulerContext {
 export interface ReconcileRequest {
   readonly namespace: string;
   readonly name: string;
-  readonly ctx: ReconcileContext;
+  /** Which try this is, and when its change was first seen. */
+  readonly delivery: ReconcileDelivery;
   /** `logger.child({key})`: every line a reconcile logs names its object. */
   readonly log: Logger;
 }

@@ -4,7 +4,7 @@ import { formatKey, isRedisConnectionError, type ReconcileKind, type Reconciler 
 import type { KindReconciler, SchedulerContext } from './context';
 
 /** How a reconcile ended, as a metric label. */
-export type ReconcileOutcomeLabel = 'done' | 'requeue' | 'transient' | 'terminal';
+type ReconcileOutcomeLabel = 'done' | 'requeue' | 'transient' | 'terminal';
 
 /**
  * Adapts a kind's reconciler to the queue: parses nothing more than the key, gives the reconcile
@@ -18,15 +18,15 @@ export function instrument(
   reconciler: KindReconciler,
   ctx: SchedulerContext,
 ): Reconciler {
-  return async (key, qctx) => {
+  return async (key, delivery) => {
     const log = ctx.logger.child({ key: formatKey(key) });
     // Lag is measured on first tries only: a retry's age is the backoff, not the pipeline's lag.
-    if (qctx.attempt === 1)
-      ctx.metrics.eventLag.observe({ kind }, Math.max(0, Date.now() - qctx.seenAt) / 1000);
+    if (delivery.attempt === 1)
+      ctx.metrics.eventLag.observe({ kind }, Math.max(0, Date.now() - delivery.seenAt) / 1000);
     const started = performance.now();
     let outcome: ReconcileOutcomeLabel = 'done';
     try {
-      const result = await reconciler.reconcile({ namespace: key.namespace, name: key.name, ctx: qctx, log });
+      const result = await reconciler.reconcile({ namespace: key.namespace, name: key.name, delivery, log });
       if (result?.requeueAfterMs !== undefined) outcome = 'requeue';
       return result;
     } catch (err) {
@@ -36,16 +36,16 @@ export function instrument(
       // A Redis outage is reported once by the process's RedisHealth, not once per reconcile.
       else if (!ctx.redisHealth.up || isRedisConnectionError(err))
         log.debug(
-          { err, attempt: qctx.attempt },
+          { err, attempt: delivery.attempt },
           'reconcile failed while Redis is unavailable; it will be retried',
         );
       // Its namespace is being deleted or gone: the object goes with it, and its deletion reconciles it.
       else if (isNamespaceGone(err))
         log.debug(
-          { err, attempt: qctx.attempt },
+          { err, attempt: delivery.attempt },
           'reconcile refused: the namespace is being deleted or gone',
         );
-      else log.error({ err, attempt: qctx.attempt }, 'reconcile failed; it will be retried');
+      else log.error({ err, attempt: delivery.attempt }, 'reconcile failed; it will be retried');
       throw err;
     } finally {
       ctx.metrics.reconcileDuration.observe({ kind, outcome }, (performance.now() - started) / 1000);

@@ -1,10 +1,10 @@
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
 import { checkRedisOrExit, createRedis, type RedisClient, RedisHealth, WorldStore } from '@reaper-flow/queue';
 import {
-  applyReloadable,
   createAppKubeClient,
   createLogger,
   createMetrics,
+  LiveConfig,
   loadConfig,
   redisHealthReport,
   startOpsServer,
@@ -17,13 +17,19 @@ import { startScheduler } from './scheduler';
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 const config = loadConfig();
+// The reloadable keys: a reload replaces them here (config stays as started); readers call
+// live.current() at use.
+const live = new LiveConfig(config);
 const logger = createLogger('scheduler', config.log.level);
+live.subscribe((current) => {
+  logger.level = current.log.level;
+});
 const metrics = createMetrics('scheduler');
 await checkRedisOrExit(config.redis, logger);
 const kube = await createAppKubeClient(config, metrics, 'reaper-flow-scheduler');
 // One per process: the scheduler's connections and the dashboard's report one outage, once.
 const redisHealth = new RedisHealth(redisHealthReport(logger, metrics));
-const scheduler = await startScheduler({ config, kube, logger, metrics, redisHealth });
+const scheduler = await startScheduler({ config, live, kube, logger, metrics, redisHealth });
 
 // Bull Board. Without dashboard.password/token it refuses to start, and so does the scheduler:
 // set DASHBOARD_PASSWORD (or dashboard.enabled: false).
@@ -65,8 +71,7 @@ const unwatch = configFile
       configFile,
       config,
       (next, changed) => {
-        applyReloadable(config, next);
-        logger.level = next.log.level;
+        live.apply(next);
         logger.info({ changed }, 'configuration reloaded');
       },
       (err) => logger.warn({ err }, 'ignoring an invalid configuration change'),

@@ -11,7 +11,7 @@ import {
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
-import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
+import { type Config, LiveConfig, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import type { Worker } from 'bullmq';
 import type { KindReconciler, ReconcilerModule, SchedulerContext } from './context';
 import { instrument } from './instrument';
@@ -20,10 +20,12 @@ import { defaultModules } from './reconcilers';
 
 export interface SchedulerOptions {
   readonly config: Config;
+  /** The reloadable part of `config`, which main.ts updates on a reload; default: one of its own. */
+  readonly live?: LiveConfig | undefined;
   readonly kube: KubeClient;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Reconcilers to run; default: ReaperPod and ReaperOverlay (see reconcilers.ts). */
+  /** Reconcilers to run; default: ReaperPod, ReaperOverlay and ReaperDaemonJob (see reconcilers.ts). */
   readonly modules?: readonly ReconcilerModule[] | undefined;
   /** Clock for status times (tests). */
   readonly now?: (() => Date) | undefined;
@@ -41,7 +43,7 @@ export interface Scheduler {
   ready(): true | string;
   /** Samples queue depths into reaper_queue_depth (for /metrics). */
   sampleQueueDepth(): Promise<void>;
-  /** The reconcile queues, e.g. for tests and the dashboard. */
+  /** The reconcile queues (tests enqueue through them). */
   readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
   readonly redisHealth: RedisHealth;
 }
@@ -123,6 +125,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   });
   const ctx: SchedulerContext = {
     config,
+    live: opts.live ?? new LiveConfig(config),
     kube,
     logger,
     metrics,
@@ -137,7 +140,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     queues,
     overlayQueues,
     overlayResetRequests: new OverlayResetRequests(producer, prefix),
-    events: new EventRecorder(kube, { component: 'reaper-flow-scheduler', logger }),
+    recorder: new EventRecorder(kube, { component: 'reaper-flow-scheduler', logger }),
     now: opts.now ?? (() => new Date()),
   };
 

@@ -8,5 +8,5 @@ export {
   type WatchedKind,
 } from './mapper';
 export { MANAGED_BY_SELECTOR, WATCHED } from './pipeline';
-export { projectNode, type StoredObject, toStoredObject, withoutManagedFields } from './projection';
+export { projectNode, toWorldObject, type WatchedObject, withoutManagedFields } from './projection';
 export { startWatcher, type Watcher, type WatcherOptions } from './watcher';

@@ -34,7 +34,7 @@ export interface OverlayResetRequest {
 }
 
 /** A DaemonJob node-run parked until its ReaperPod changes: the watcher wakes it. */
-export interface NodeRunWake {
+interface NodeRunWake {
   readonly namespace: string;
   readonly job: string;
   readonly runId: string;
@@ -218,7 +218,7 @@ export function nodeChanged(change: WatchedChange): boolean {
  * true when two versions of an object differ in status (and resourceVersion) only: the change a
  * controller makes with its own status write (kube's GenerationChangedPredicate, plus metadata).
  */
-export function onlyStatusChanged(a: unknown, b: unknown): boolean {
+function onlyStatusChanged(a: unknown, b: unknown): boolean {
   if (b === undefined) return false;
   const strip = (o: unknown) => {
     const { status: _status, ...obj } = o as { status?: unknown; metadata?: Record<string, unknown> };

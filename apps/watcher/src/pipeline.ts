@@ -21,7 +21,7 @@ import {
 import type { Logger, Metrics } from '@reaper-flow/runtime';
 import { z } from 'zod';
 import { type MapperCaches, mapChange, nodeChanged, type WatchedKind } from './mapper';
-import { type StoredObject, toStoredObject } from './projection';
+import { toWorldObject, type WatchedObject } from './projection';
 
 /** Label the scheduler puts on the Pods it creates for ReaperPods. */
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=reaper-flow';
@@ -106,7 +106,7 @@ class NotLeaderError extends ReaperError {
  * stored world), which enqueues every object.
  */
 export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
-  const informers = new Map<WatchedKind, Informer<StoredObject>>();
+  const informers = new Map<WatchedKind, Informer<WatchedObject>>();
   const cacheOf = (kind: WatchedKind) => informers.get(kind)?.list() ?? [];
   const caches: MapperCaches = {
     get reaperPods() {
@@ -144,7 +144,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     }
   };
 
-  const handle = (kind: WatchedKind, change: Change<StoredObject>, ctx: ChangeContext) => {
+  const handle = (kind: WatchedKind, change: Change<WatchedObject>, ctx: ChangeContext) => {
     deps.metrics.watchEvents.inc({ kind, type: change.type });
     // When it was seen, not when it could be written: a change held for Redis shows its real lag.
     const seenAt = Date.now();
@@ -153,7 +153,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
 
   const handleOnce = async (
     kind: WatchedKind,
-    change: Change<StoredObject>,
+    change: Change<WatchedObject>,
     ctx: ChangeContext,
     seenAt: number,
   ) => {
@@ -199,10 +199,10 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
       deps.world.loadResourceVersion(watched.kind),
       deps.world.listAll<unknown>(watched.kind),
     ]);
-    const initialCache: StoredObject[] = [];
+    const initialCache: WatchedObject[] = [];
     for (const raw of stored) {
       const parsed = Stored.safeParse(raw);
-      if (parsed.success) initialCache.push(parsed.data as StoredObject);
+      if (parsed.success) initialCache.push(parsed.data as WatchedObject);
       else log.warn({ issues: parsed.error.issues }, 'ignoring an unreadable object in the stored world');
     }
     log.info(
@@ -213,7 +213,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     );
     informers.set(
       watched.kind,
-      new Informer<StoredObject>({
+      new Informer<WatchedObject>({
         kube: deps.kube,
         resource: watched.resource,
         labelSelector: watched.labelSelector,
@@ -221,7 +221,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
         resourceVersion,
         // Resume from the stored version when there is one (410 Gone falls back to list + diff).
         listFirst: resourceVersion === undefined,
-        transform: (o) => toStoredObject(watched.kind, o),
+        transform: (o) => toWorldObject(watched.kind, o),
         resyncIntervalMs: deps.resyncIntervalMs,
         handler: (change, ctx) => handle(watched.kind, change, ctx),
         onCheckpoint: (rv) => holdingForRedis(() => deps.world.saveResourceVersion(watched.kind, rv)),

@@ -1,9 +1,11 @@
 import type { KubeObject } from '@reaper-flow/k8s';
+import type { WorldObject } from '@reaper-flow/queue';
 
-/** A watched object as the watcher caches and stores it (a JSON value with metadata). */
-export type StoredObject = KubeObject & { readonly metadata: { readonly name: string } } & Readonly<
-    Record<string, unknown>
-  >;
+/**
+ * A watched object as the watcher's informers cache it and it writes it to the world (a JSON value
+ * with metadata; Nodes projected, see projectNode).
+ */
+export type WatchedObject = KubeObject & WorldObject & Readonly<Record<string, unknown>>;
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -53,6 +55,6 @@ export function projectNode(node: Json): Json {
 }
 
 /** The form in which an object of `kind` is cached and written to the world store. */
-export function toStoredObject(kind: string, object: StoredObject): StoredObject {
-  return (kind === 'Node' ? projectNode(object) : withoutManagedFields(object)) as StoredObject;
+export function toWorldObject(kind: string, object: WatchedObject): WatchedObject {
+  return (kind === 'Node' ? projectNode(object) : withoutManagedFields(object)) as WatchedObject;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { projectNode, type StoredObject, toStoredObject, withoutManagedFields } from './projection';
+import { projectNode, toWorldObject, type WatchedObject, withoutManagedFields } from './projection';
 
 describe('stored objects', () => {
   it('drops managedFields and keeps the rest, without touching the original', () => {
@@ -63,11 +63,11 @@ describe('stored objects', () => {
     const obj = {
       metadata: { name: 'x', managedFields: [] },
       status: { images: [] },
-    } as unknown as StoredObject;
-    expect(toStoredObject('Node', obj)).toMatchObject({
+    } as unknown as WatchedObject;
+    expect(toWorldObject('Node', obj)).toMatchObject({
       metadata: { name: 'x' },
       status: { conditions: [] },
     });
-    expect(toStoredObject('ReaperPod', obj)).toEqual({ metadata: { name: 'x' }, status: { images: [] } });
+    expect(toWorldObject('ReaperPod', obj)).toEqual({ metadata: { name: 'x' }, status: { images: [] } });
   });
 });

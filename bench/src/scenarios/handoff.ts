@@ -4,7 +4,7 @@ import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, LABEL_GROUP, quie
 import { progress } from '../progress';
 import { type Summary, summarize } from '../stats';
 
-export interface HandoffSample {
+interface HandoffSample {
   readonly rep: number;
   readonly edge: 'a->b' | 'b->c';
   /** Dependency Completed seen on the watch -> dependent's first ReaperPod ADDED on the watch. */

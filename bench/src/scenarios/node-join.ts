@@ -5,7 +5,7 @@ import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, LABEL_GROUP, node
 import { progress } from '../progress';
 import { type Summary, summarize } from '../stats';
 
-export interface JoinSample {
+interface JoinSample {
   readonly node: string;
   /** Node event with Ready=True -> ReaperPod ADDED. */
   readonly fromReadyMs: number;

@@ -6,7 +6,7 @@ import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, LABEL_GROUP, quie
 import { progress } from '../progress';
 import { type Summary, summarize } from '../stats';
 
-export interface RetrySample {
+interface RetrySample {
   readonly node: string;
   /** The attempt that failed (1 = first run). */
   readonly attempt: number;

@@ -74,7 +74,7 @@ export async function programEntries(
 }
 
 /** A host file (links followed) with its mode normalized. */
-export async function normalizedFile(hostPath: string, imagePath: string): Promise<TarEntry> {
+async function normalizedFile(hostPath: string, imagePath: string): Promise<TarEntry> {
   const info = await stat(hostPath);
   return hostFile(hostPath, imagePath, normalizedMode(info.mode));
 }

@@ -5,13 +5,7 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from './log';
 import { PACKAGE_DIR, REPO_ROOT } from './paths';
 
-export const BINARIES = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-  'kubectl',
-] as const;
+const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
 
 /**
  * Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir;

@@ -63,7 +63,7 @@ export async function startApp(spec: AppSpec, logsDir: string): Promise<RunningA
 }
 
 /** GET /readyz of an app: true when it answers 200, else the reason it gives (or the error). */
-export async function readyz(port: number): Promise<true | string> {
+async function readyz(port: number): Promise<true | string> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
     const body = (await res.text()).trim();

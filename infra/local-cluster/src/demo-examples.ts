@@ -6,7 +6,7 @@ import { type KubeClient, Resources } from '@reaper-flow/k8s';
 import { parseAllDocuments } from 'yaml';
 import type { Style } from './demo-logs';
 
-export type ExampleKind = 'ReaperPod' | 'ReaperOverlay' | 'ReaperDaemonJob';
+type ExampleKind = 'ReaperPod' | 'ReaperOverlay' | 'ReaperDaemonJob';
 const KINDS: readonly ExampleKind[] = ['ReaperOverlay', 'ReaperPod', 'ReaperDaemonJob'];
 
 export interface Example {
@@ -93,7 +93,7 @@ export function waitsForANode(example: Example, nodes: readonly DemoNode[]): boo
 }
 
 /** The phase an example settles in on these nodes. */
-export function expectedPhase(example: Example, nodes: readonly DemoNode[]): string {
+function expectedPhase(example: Example, nodes: readonly DemoNode[]): string {
   switch (example.kind) {
     case 'ReaperPod':
       return waitsForANode(example, nodes) ? 'Pending' : 'Succeeded';

@@ -43,7 +43,7 @@ export function styleFor(tty: boolean): Style {
  * One line for a log record: `12:00:01 scheduler      WARN  message  key=... err=...`, or undefined
  * when it is below `minLevel`. Lines that are not JSON (a crash's stack trace) are always shown.
  */
-export function summarize(app: string, line: string, minLevel: number, style: Style): string | undefined {
+function summarize(app: string, line: string, minLevel: number, style: Style): string | undefined {
   if (!line.trim()) return undefined;
   let rec: Record<string, unknown>;
   try {

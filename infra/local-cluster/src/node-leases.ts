@@ -2,7 +2,7 @@ import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import type { Logger } from './log';
 
 /** Where kubelets keep their heartbeats, one Lease per Node, named like it. */
-export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
 interface NodeLease {
   metadata: {

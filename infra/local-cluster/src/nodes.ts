@@ -3,7 +3,7 @@ import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { SIMULATED_LABEL } from './constants';
 import type { Condition, Node, NodeInfo, Taint } from './k8s-types';
 
-export const KUBELET_VERSION = 'v1.36.3';
+const KUBELET_VERSION = 'v1.36.3';
 const FIELD_MANAGER = 'reaper-flow-local-cluster';
 /** Taint the API server puts on every new Node and the node lifecycle controller maintains. */
 export const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';

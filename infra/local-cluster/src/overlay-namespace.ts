@@ -23,12 +23,12 @@ const INSTANCE = randomUUID();
 const LOCK_WAIT_MS = 30_000;
 
 /** An overlay name or namespace the runtime accepts: a DNS-1123 label without `--`. */
-export function isOverlayLabel(value: string): boolean {
+function isOverlayLabel(value: string): boolean {
   return value.length <= 63 && DNS_LABEL.test(value) && !value.includes('--');
 }
 
 /** The Reaper runtime's paths of one overlay under a node's state dir (as apps/node-agent lays them out). */
-export function overlayLayout(reaperDir: string, namespace: string, name: string) {
+function overlayLayout(reaperDir: string, namespace: string, name: string) {
   const flat = `${namespace}--${name}`;
   return {
     upperDir: join(reaperDir, 'overlay', namespace, name, 'upper'),
@@ -39,7 +39,7 @@ export function overlayLayout(reaperDir: string, namespace: string, name: string
   };
 }
 
-export class OverlayMountError extends Error {
+class OverlayMountError extends Error {
   override readonly name = 'OverlayMountError';
   readonly code = 'OverlayMountFailed';
 }

@@ -39,7 +39,7 @@ export function livePidFromFileSync(path: string): number | undefined {
 }
 
 /** The process group recorded in a pid file if its leader still runs, else undefined. */
-export async function livePidFromFile(path: string): Promise<number | undefined> {
+async function livePidFromFile(path: string): Promise<number | undefined> {
   try {
     const record = JSON.parse(await readFile(path, 'utf8')) as PidRecord;
     return startTimeOf(record.pid) === record.startTime ? record.pid : undefined;

@@ -31,7 +31,7 @@ import type { RealNodeRecord } from './state';
 const exec = promisify(execFile);
 
 /** Kubelet Lease duration: renewed every 5 s, well inside the node-lifecycle controller's 20 s grace. */
-export const REAL_NODE_LEASE_SECONDS = 20;
+const REAL_NODE_LEASE_SECONDS = 20;
 
 /**
  * Installs what real nodes need when it is missing (Debian's containerd, runc, CNI plugins,

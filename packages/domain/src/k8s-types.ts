@@ -1,10 +1,11 @@
 /**
  * Minimal, hand-written shapes of the Kubernetes objects the domain builds or reads. Only the
- * fields reaper-flow uses are listed. Read-side timestamps accept Date too, because the typed
- * Kubernetes client deserializes them that way.
+ * fields reaper-flow uses are listed. Objects arrive as JSON (KubeClient's REST calls, the world
+ * store), so timestamps are RFC 3339 strings; read-side timestamps also accept a Date, which the
+ * readers format the same way (nothing in reaper-flow deserializes into the typed client's models).
  */
 
-/** An RFC 3339 timestamp string, or the Date the typed client turns it into. */
+/** An RFC 3339 timestamp string (as read from JSON), or a Date. */
 export type K8sTime = string | Date;
 
 export interface OwnerReference {

@@ -1,18 +1,14 @@
 /**
- * Every Redis key and queue name reaper-flow uses is built here. The prefix carries a hash tag
- * (`{reaper}` by default) so that all keys of one installation hash to the same Redis Cluster
- * slot: BullMQ flows span queues, and multi-key scripts would otherwise fail with CROSSSLOT.
+ * Every Redis key and queue name reaper-flow uses is built here (BullMQ builds the keys inside each
+ * queue from the queue name). The prefix carries a hash tag (`{reaper}` by default; the config
+ * schema refuses a prefix without one) so that all keys of one installation hash to the same Redis
+ * Cluster slot: BullMQ flows span queues, and multi-key scripts would otherwise fail with CROSSSLOT.
  */
 
 /** The object kinds reconciled by the scheduler. */
 export type ReconcileKind = 'ReaperPod' | 'ReaperOverlay' | 'ReaperDaemonJob';
 
 export const RECONCILE_KINDS: readonly ReconcileKind[] = ['ReaperPod', 'ReaperOverlay', 'ReaperDaemonJob'];
-
-/** Makes sure a prefix contains a hash tag; `reaper` becomes `{reaper}`. */
-export function normalizePrefix(prefix: string): string {
-  return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`;
-}
 
 export const QueueNames = {
   reconcile: (kind: ReconcileKind) => `reconcile-${kind.toLowerCase()}`,
@@ -70,7 +66,7 @@ export const RedisKeys = {
     const base = `${prefix}:djob:${namespace}/${name}`;
     return {
       snapshot: `${base}:snapshot`,
-      /** The durable history stream (DaemonJobStore.history, the scheduler's history endpoint). */
+      /** The durable log of domain events (DaemonJobStore.readLog, the dashboard's history route). */
       log: `${base}:log`,
       /** Node-run workers append, the job's reconcile folds. */
       inbox: `${base}:inbox`,
@@ -109,7 +105,6 @@ export const RedisKeys = {
       },
     };
   },
-  counter: (prefix: string, name: string) => `${prefix}:count:${name}`,
   /** Per-node overlay resets requested by resetPolicy OnFailure/OnDelete, see OverlayResetRequests. */
   overlayResetRequests: (prefix: string, namespace: string, overlay: string) =>
     `${prefix}:overlay-reset-requests:${namespace}/${overlay}`,

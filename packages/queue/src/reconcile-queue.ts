@@ -17,14 +17,18 @@ export interface ReconcileResult {
   readonly requeueAfterMs?: number | undefined;
 }
 
-export interface ReconcileContext {
+/** How this reconcile was delivered: which try, and how old its change is. */
+export interface ReconcileDelivery {
   /** 1 for the first try of this job, 2.. for BullMQ retries after a transient error. */
   readonly attempt: number;
   /** Epoch ms when the change that caused this reconcile was first seen (for event-lag metrics). */
   readonly seenAt: number;
 }
 
-export type Reconciler = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult | undefined>;
+export type Reconciler = (
+  key: ObjectKey,
+  delivery: ReconcileDelivery,
+) => Promise<ReconcileResult | undefined>;
 
 export interface RetentionOptions {
   /** Completed jobs kept (count) for the dashboard; older ones are removed. */
@@ -54,12 +58,6 @@ export interface ReconcileWorkerOptions {
    * failed at once, never retried nor requeued; this is called once for it, to say so.
    */
   readonly onInvalidJob?: (info: { readonly jobId: string; readonly reason: string }) => void;
-  readonly onReconciled?: (
-    key: ObjectKey,
-    outcome: 'ok' | 'error',
-    durationMs: number,
-    ctx: ReconcileContext,
-  ) => void;
 }
 
 const JobData = z.object({ key: z.string(), seenAt: z.number() });
@@ -194,16 +192,12 @@ export class ReconcileQueue {
       await this.enqueue(key, parsed.seenAt);
       return { requeued: true };
     }
-    const data = { seenAt: parsed.seenAt };
-    const ctx: ReconcileContext = { attempt: job.attemptsMade + 1, seenAt: data.seenAt };
-    const started = performance.now();
+    const delivery: ReconcileDelivery = { attempt: job.attemptsMade + 1, seenAt: parsed.seenAt };
     try {
-      const result = await reconciler(key, ctx);
-      wopts.onReconciled?.(key, 'ok', performance.now() - started, ctx);
+      const result = await reconciler(key, delivery);
       if (result?.requeueAfterMs !== undefined) await this.requeueAfter(key, result.requeueAfterMs);
       return result ?? {};
     } catch (err) {
-      wopts.onReconciled?.(key, 'error', performance.now() - started, ctx);
       if (isTerminal(err)) throw new UnrecoverableError((err as Error).message);
       throw err;
     }

@@ -66,9 +66,4 @@ export class RunSlots {
     const free = max - (await this.redis.zcard(holders));
     return free > 0 ? this.redis.zrange(waiters, 0, free - 1) : [];
   }
-
-  /** Drops the semaphore of a deleted job. */
-  async forget(namespace: string, job: string): Promise<void> {
-    await this.redis.del(...this.keys(namespace, job));
-  }
 }

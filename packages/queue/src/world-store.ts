@@ -1,3 +1,4 @@
+import type { TaintView } from '@reaper-flow/domain';
 import { RedisKeys } from './names';
 import type { RedisClient } from './redis';
 
@@ -13,9 +14,22 @@ export interface WatchRecord {
   readonly seenAt: number;
 }
 
-/** Minimal metadata every stored object has. */
-export interface StoredObject {
+/** An object of the world: all a WorldStore needs of it is its metadata. */
+export interface WorldObject {
   readonly metadata: { readonly name: string; readonly namespace?: string; readonly uid?: string };
+}
+
+/**
+ * A Node as the world holds it: the watcher's projection (projectNode in apps/watcher), which keeps
+ * only what scheduling reads (labels, taints, unschedulable, the Ready condition, the boot id).
+ */
+export interface WorldNode extends WorldObject {
+  readonly metadata: WorldObject['metadata'] & { readonly labels?: Readonly<Record<string, string>> };
+  readonly spec?: { readonly taints?: readonly TaintView[]; readonly unschedulable?: boolean };
+  readonly status?: {
+    readonly conditions?: readonly { readonly type: string; readonly status: string }[];
+    readonly nodeInfo?: { readonly bootID?: string };
+  };
 }
 
 /**
@@ -56,7 +70,7 @@ export class WorldStore {
    */
   async apply(
     record: WatchRecord,
-    object: StoredObject | undefined,
+    object: WorldObject | undefined,
     listResourceVersion?: string | null,
     opts: { bumpRevision?: boolean } = {},
   ): Promise<void> {

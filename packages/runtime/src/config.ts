@@ -3,6 +3,7 @@ import { ReaperError } from '@reaper-flow/domain';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type Config, ConfigSchema, RELOADABLE_KEYS } from './config-schema';
+import { valueAt } from './live-config';
 
 export class ConfigError extends ReaperError {
   readonly code = 'config.Invalid';
@@ -149,7 +150,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
 /**
  * Watches the mounted config file and calls `onChange` with the new configuration when a
- * reloadable key changed (see RELOADABLE_KEYS); an invalid new file is reported and ignored.
+ * reloadable key changed (see RELOADABLE_KEYS; the app hands it to its LiveConfig); an invalid new
+ * file is reported and ignored.
  * Checks the file's stat every `intervalMs` against the stat taken when the watch starts: a
  * ConfigMap mount updates by swapping a symlink, which fs.watch misses, and a baseline taken at
  * once (not on the first tick) cannot miss a change made right after the call.
@@ -178,7 +180,7 @@ export function watchConfig(
     try {
       const next = loadConfig({ file });
       const changed = RELOADABLE_KEYS.filter(
-        (k) => JSON.stringify(pick(next, k)) !== JSON.stringify(pick(last, k)),
+        (k) => JSON.stringify(valueAt(next, k)) !== JSON.stringify(valueAt(last, k)),
       );
       if (changed.length > 0) {
         last = next;
@@ -190,23 +192,4 @@ export function watchConfig(
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-function pick(config: Config, path: string): unknown {
-  let v: unknown = config;
-  for (const p of path.split('.')) v = (v as Record<string, unknown>)[p];
-  return v;
-}
-
-/**
- * Copies the reloadable keys of `next` into the live configuration object that the running app
- * reads at use time (retry backoff, coalescing interval, rollout throttle, log level); every other
- * key keeps its start-up value until a restart.
- */
-export function applyReloadable(live: Config, next: Config): void {
-  live.retry = { ...next.retry };
-  live.status.coalesceMs = next.status.coalesceMs;
-  live.rollout.podCreatesPerSecond = next.rollout.podCreatesPerSecond;
-  live.rollout.maxNodesInFlight = next.rollout.maxNodesInFlight;
-  live.log.level = next.log.level;
 }

@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { applyReloadable, ConfigError, loadConfig, watchConfig } from './config';
+import { ConfigError, loadConfig, watchConfig } from './config';
 import { ConfigSchema } from './config-schema';
+import { LiveConfig } from './live-config';
 
 const example = join(dirname(fileURLToPath(import.meta.url)), '../../../config/reaper-flow.example.yaml');
 
@@ -124,13 +125,14 @@ describe('configuration', () => {
   }, async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'rf-config-')), 'reaper-flow.yaml');
     writeFileSync(file, 'retry:\n  baseMs: 1000\n');
-    const live = loadConfig({ file, env: {} });
+    const startup = loadConfig({ file, env: {} });
+    const live = new LiveConfig(startup);
     const changes: string[][] = [];
     const stop = watchConfig(
       file,
-      live,
+      startup,
       (next, changed) => {
-        applyReloadable(live, next);
+        live.apply(next);
         changes.push(changed);
       },
       () => undefined,
@@ -141,9 +143,10 @@ describe('configuration', () => {
       const deadline = Date.now() + 10_000;
       while (changes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(changes).toEqual([['retry']]);
-      expect(live.retry.baseMs).toBe(250);
-      // Not reloadable: keeps its start-up value.
-      expect(live.queues.reconcileAttempts).toBe(5);
+      expect(live.current().retry.baseMs).toBe(250);
+      // Not reloadable: the live part has no such key, and the start-up value stays as it was.
+      expect(Object.keys(live.current())).not.toContain('queues');
+      expect(startup.queues.reconcileAttempts).toBe(5);
     } finally {
       stop();
     }

@@ -25,7 +25,7 @@ import {
   type RunFlows,
   WorldStore,
 } from '@reaper-flow/queue';
-import { type Config, ConfigSchema, createLogger, createMetrics } from '@reaper-flow/runtime';
+import { type Config, ConfigSchema, createLogger, createMetrics, LiveConfig } from '@reaper-flow/runtime';
 import { testEnv, uniqueNodeName, useTestNamespace, waitFor } from '@reaper-flow/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KindReconciler, SchedulerContext } from '../context';
@@ -74,6 +74,7 @@ beforeAll(async () => {
   });
   ctx = {
     config,
+    live: new LiveConfig(config),
     kube: ns.client,
     logger,
     metrics: createMetrics('scheduler'),
@@ -83,7 +84,7 @@ beforeAll(async () => {
     queues,
     overlayQueues: new OverlayNodeQueues(producer, { prefix, retention }),
     overlayResetRequests: new OverlayResetRequests(producer, prefix),
-    events: new EventRecorder(ns.client, { component: 'reaper-flow-scheduler', logger }),
+    recorder: new EventRecorder(ns.client, { component: 'reaper-flow-scheduler', logger }),
     now: () => new Date(),
   };
   engine = await daemonJobModule.create(ctx);
@@ -137,7 +138,12 @@ async function createJob(name: string, spec: Record<string, unknown>): Promise<D
 }
 
 const reconcile = (name: string) =>
-  engine.reconcile({ namespace: ns.namespace, name, ctx: { attempt: 1, seenAt: Date.now() }, log: logger });
+  engine.reconcile({
+    namespace: ns.namespace,
+    name,
+    delivery: { attempt: 1, seenAt: Date.now() },
+    log: logger,
+  });
 const getJob = (name: string) =>
   ns.client.get<DaemonJob>(Resources.reaperDaemonJobs, name, { namespace: ns.namespace });
 

@@ -23,7 +23,7 @@ export const daemonJobModule: ReconcilerModule = {
       stepAttempts: config.kubernetes.attempts,
       stepBackoffMs: config.kubernetes.backoffMs,
     });
-    const createLimiter = new TokenBucket(() => config.rollout.podCreatesPerSecond);
+    const createLimiter = new TokenBucket(() => ctx.live.current().rollout.podCreatesPerSecond);
     const slots = ctx.stores.runSlots();
     const deps = { ctx, store, flows, createLimiter, slots };
     const workers = ctx.stores.runWorkers(

@@ -23,14 +23,20 @@ import {
   TRIGGER_ANNOTATION,
 } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
-import { type NodeRunData, NodeRunDataSchema, type NodeRunResult, type RunSlots } from '@reaper-flow/queue';
+import {
+  type NodeRunData,
+  NodeRunDataSchema,
+  type NodeRunResult,
+  type RunSlots,
+  type WorldNode,
+} from '@reaper-flow/queue';
 import type { Logger } from '@reaper-flow/runtime';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
 import { deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
 import type { TokenBucket } from './token-bucket';
-import { type StoredNode, toNodeView } from './world-views';
+import { toNodeView } from './world-views';
 
 export interface NodeRunDeps extends DaemonJobEngineDeps {
   readonly createLimiter: TokenBucket;
@@ -113,8 +119,8 @@ export async function processNodeRun(
       facts,
       nowMs: Date.now(),
       random01,
-      retry: ctx.config.retry,
-      maxNodesInFlight: ctx.config.rollout.maxNodesInFlight,
+      retry: ctx.live.current().retry,
+      maxNodesInFlight: ctx.live.current().rollout.maxNodesInFlight,
     });
     if (plan.kind === 'ask') {
       if (asked >= MAX_QUESTIONS) throw new Error(`node-run plan kept asking (${plan.question.kind})`);
@@ -224,7 +230,7 @@ async function dependencyGate(
   const { ctx, store } = deps;
   const { namespace, node } = data;
   await store.markHeld(namespace, data.job, node, data.runId);
-  const stored = await ctx.world.get<StoredNode>('Node', '', node);
+  const stored = await ctx.world.get<WorldNode>('Node', '', node);
   if (!stored) return { kind: 'waiting', names: [], message: `node ${node} is not known yet` };
   const view = toNodeView(stored);
   const dependencies = await Promise.all(

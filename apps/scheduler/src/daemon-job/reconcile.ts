@@ -3,6 +3,7 @@ import {
   createAfterGraph,
   type DaemonJobCommand,
   type DaemonJobEvent,
+  DaemonJobEventReason,
   type DaemonJobState,
   type EngineState,
   initialEngineState,
@@ -28,12 +29,13 @@ import {
   type RunFlows,
   type RunSlots,
   TerminalReconcileError,
+  type WorldNode,
 } from '@reaper-flow/queue';
 import type { Logger } from '@reaper-flow/runtime';
 import type { ReconcileOutcome, ReconcileRequest, SchedulerContext } from '../context';
 import { FIELD_MANAGER } from '../context';
 import { deleteNodeReaperPod, deleteReaperPodOfRun } from './reaper-pods';
-import { type StoredJobForGraph, type StoredNode, toAfterJob, toNodeView } from './world-views';
+import { type StoredJobForGraph, toAfterJob, toNodeView } from './world-views';
 
 export interface DaemonJobEngineDeps {
   readonly ctx: SchedulerContext;
@@ -43,7 +45,7 @@ export interface DaemonJobEngineDeps {
 }
 
 /** Run ids are short (they appear in job ids and annotations) and unique per trigger. */
-export function newRunId(now: Date): string {
+function newRunId(now: Date): string {
   return `${now.getTime().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
@@ -63,7 +65,7 @@ function inboxCommand(entry: InboxEntry, log: Logger): DaemonJobCommand | undefi
 /**
  * Reconciles one ReaperDaemonJob, as a shell around the domain's pure plan (planReconcile,
  * planStatus): read the job, its saved state, its inbox, the target Nodes (only when they may have
- * changed) and the namespace's `after` graph; plan; save the plan's state and events
+ * changed) and the namespace's `after` graph; plan; save the plan's state and domain events
  * (compare-and-set); then act on its intents: add run flows, delete ReaperPods of cancelled runs,
  * wake node-runs, record Events and write the status (coalesced).
  *
@@ -115,7 +117,7 @@ export async function reconcileDaemonJob(
   const graph = createAfterGraph(jobs.map(toAfterJob));
   const now = ctx.now();
 
-  // Plan, then save the decisions with the intents they imply, atomically with the events.
+  // Plan, then save the decisions with the intents they imply, atomically with the domain events.
   const plan = planReconcile({
     job,
     previous,
@@ -163,19 +165,24 @@ export async function reconcileDaemonJob(
     namespace,
     name,
     domain,
-    maxNodesInFlight(job.spec.maxUnavailable, targetCount(domain), ctx.config.rollout.maxNodesInFlight),
+    maxNodesInFlight(
+      job.spec.maxUnavailable,
+      targetCount(domain),
+      ctx.live.current().rollout.maxNodesInFlight,
+    ),
   );
   const involved = { apiVersion: job.apiVersion, kind: job.kind, name, namespace, uid };
-  for (const e of kubeEventsFor(events)) await ctx.events.record(involved, e.type, e.reason, e.message);
+  for (const kubeEvent of kubeEventsFor(events))
+    await ctx.recorder.record(involved, kubeEvent.type, kubeEvent.reason, kubeEvent.message);
 
-  // Status: the fold of the events, written at most once per coalescing interval.
+  // Status: the fold of the domain events, written at most once per coalescing interval.
   const status = planStatus({
     domain,
     lastWrittenPhase: previous.lastWrittenPhase,
     lastStatusHash: meta.lastStatusHash,
     lastStatusWriteAt: meta.lastStatusWriteAt,
     nowMs: now.getTime(),
-    coalesceMs: ctx.config.status.coalesceMs,
+    coalesceMs: ctx.live.current().status.coalesceMs,
     maxNodeStatuses: ctx.config.status.maxNodeStatuses,
   });
   const wrote = status.write.kind === 'write';
@@ -197,7 +204,7 @@ export async function reconcileDaemonJob(
 
 /** The job's target nodes as the world has them now, with their boot ids. */
 async function readTargets(ctx: SchedulerContext, spec: ReaperDaemonJob['spec']) {
-  const nodes = (await ctx.world.list<StoredNode>('Node', '')).map(toNodeView);
+  const nodes = (await ctx.world.list<WorldNode>('Node', '')).map(toNodeView);
   const bootIds = new Map(nodes.map((n) => [n.name, n.bootId]));
   return targetNodes(spec, nodes).map((n) => {
     const bootId = bootIds.get(n);
@@ -290,7 +297,7 @@ async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: str
 async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {
   const job = raw as unknown as ReaperDaemonJob;
   const message = `invalid spec: ${issues.join('; ')}`;
-  await ctx.events.record(
+  await ctx.recorder.record(
     {
       apiVersion: 'reaper.io/v1alpha1',
       kind: 'ReaperDaemonJob',
@@ -299,7 +306,7 @@ async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>
       uid: job.metadata.uid,
     },
     'Warning',
-    'InvalidSpec',
+    DaemonJobEventReason.InvalidSpec,
     message,
   );
   await patchStatus(ctx.kube, Resources.reaperDaemonJobs, job, { phase: 'Pending', message });

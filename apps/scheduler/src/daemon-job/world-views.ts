@@ -1,17 +1,8 @@
-import type { AfterJob, DaemonJobPhaseView, NodeView, TaintView } from '@reaper-flow/domain';
+import type { AfterJob, DaemonJobPhaseView, NodeView } from '@reaper-flow/domain';
+import type { WorldNode } from '@reaper-flow/queue';
 
-/** A Node as the watcher stores it (see apps/watcher/src/projection.ts). */
-export interface StoredNode {
-  readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
-  readonly spec?: { readonly taints?: readonly TaintView[]; readonly unschedulable?: boolean };
-  readonly status?: {
-    readonly conditions?: readonly { readonly type: string; readonly status: string }[];
-    readonly nodeInfo?: { readonly bootID?: string };
-  };
-}
-
-/** What targeting reads of a stored Node. */
-export function toNodeView(node: StoredNode): NodeView {
+/** What targeting reads of a Node of the world. */
+export function toNodeView(node: WorldNode): NodeView {
   const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   const bootId = node.status?.nodeInfo?.bootID;
   return {

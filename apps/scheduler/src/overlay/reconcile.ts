@@ -2,6 +2,7 @@ import {
   busyNodes,
   type DecidedEvent,
   decideOverlay,
+  OverlayEventReason,
   type OverlayNodeEntry,
   parseReaperOverlay,
   REAPER_API_VERSION,
@@ -20,7 +21,7 @@ import {
   Resources,
   removeFinalizer,
 } from '@reaper-flow/k8s';
-import { TerminalReconcileError } from '@reaper-flow/queue';
+import { TerminalReconcileError, type WorldNode } from '@reaper-flow/queue';
 import {
   FIELD_MANAGER,
   type KindReconciler,
@@ -49,11 +50,6 @@ interface StoredOverlay {
     readonly conditions?: readonly StatusCondition[];
     readonly nodes?: readonly unknown[];
   };
-}
-
-/** A Node as the watcher stores it (a compact projection); only the name is read here. */
-interface StoredNode {
-  readonly metadata: { readonly name: string };
 }
 
 /**
@@ -94,7 +90,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     namespace,
     uid: stored.metadata.uid,
   };
-  const record = (e: DecidedEvent) => ctx.events.record(involved, e.type, e.reason, e.message);
+  const record = (e: DecidedEvent) => ctx.recorder.record(involved, e.type, e.reason, e.message);
   const writeStatus = async (status: Readonly<Record<string, unknown>>) => {
     const wrote = await patchStatus(ctx.kube, Resources.reaperOverlays, stored, status, {
       fieldManager: FIELD_MANAGER,
@@ -109,18 +105,18 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     const message = `invalid spec: ${parsed.issues.join('; ')}`;
     const conditions = setCondition(
       stored.status?.conditions,
-      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+      { type: 'Ready', status: 'False', reason: OverlayEventReason.InvalidSpec, message },
       rfc3339(ctx.now()),
     );
     if (await writeStatus({ message, conditions }))
-      await record({ type: 'Warning', reason: 'InvalidSpec', message });
+      await record({ type: 'Warning', reason: OverlayEventReason.InvalidSpec, message });
     throw new TerminalReconcileError(message);
   }
   const uid = stored.metadata.uid;
   if (!uid) throw new Error(`stored ReaperOverlay ${namespace}/${name} has no uid`);
 
   const [nodes, reaperPods, pods, resetRequests] = await Promise.all([
-    ctx.world.list<StoredNode>('Node', ''),
+    ctx.world.list<WorldNode>('Node', ''),
     ctx.world.list<StoredReaperPodView>('ReaperPod', namespace),
     ctx.world.list<StoredPodView>('Pod', namespace),
     ctx.overlayResetRequests.list(namespace, name),

@@ -13,6 +13,7 @@ import {
   parseReaperPodStatus,
   REAPER_API_VERSION,
   type ReaperPod,
+  ReaperPodEventReason,
   type ReaperPodPhase,
   type ReaperPodStatus,
   rfc3339,
@@ -85,10 +86,10 @@ class ReaperPodReconcile {
    * per node would double the API writes of a thousand-node run for nothing a user reads.
    * Warnings are always recorded.
    */
-  private event(type: EventType, reason: string, message: string): Promise<void> {
+  private event(type: EventType, reason: ReaperPodEventReason, message: string): Promise<void> {
     const ownedByJob = this.stored.metadata.ownerReferences?.some((o) => o.kind === 'ReaperDaemonJob');
     if (type === 'Normal' && ownedByJob) return Promise.resolve();
-    return this.ctx.events.record(this.involved(), type, reason, message);
+    return this.ctx.recorder.record(this.involved(), type, reason, message);
   }
 
   /** Writes the status fields when they differ from the stored status; returns whether it wrote. */
@@ -179,13 +180,17 @@ class ReaperPodReconcile {
       case 'owned':
         if (result.created) {
           this.req.log.info({ pod: rpod.metadata.name }, 'created backing Pod');
-          await this.event('Normal', 'PodCreated', `created Pod ${rpod.metadata.name}`);
+          await this.event('Normal', ReaperPodEventReason.PodCreated, `created Pod ${rpod.metadata.name}`);
         }
         return this.observe(rpod, result.pod, gate);
       case 'foreign':
         return this.foreign(rpod, result.pod, gate);
       case 'rejected':
-        return this.blockTerminally(rpod, { reason: 'PodRejected', message: result.message }, gate);
+        return this.blockTerminally(
+          rpod,
+          { reason: ReaperPodEventReason.PodRejected, message: result.message },
+          gate,
+        );
       default: {
         const never: never = result;
         throw new Error(`unexpected ensure result ${JSON.stringify(never)}`);
@@ -252,12 +257,12 @@ class ReaperPodReconcile {
     // ReaperPod of this name made it, its deletion re-enqueues this key (the watcher maps a Pod to
     // the ReaperPod named in its ownerReference); otherwise the watcher's resync looks again.
     const message = `a Pod named ${name} exists and is not owned by this ReaperPod`;
-    return this.blockTerminally(rpod, { reason: 'PodNameTaken', message }, gate);
+    return this.blockTerminally(rpod, { reason: ReaperPodEventReason.PodNameTaken, message }, gate);
   }
 
   private async blockTerminally(
     rpod: Persisted<ReaperPod>,
-    blocker: PodBlocker,
+    blocker: PodBlocker & { readonly reason: ReaperPodEventReason },
     gate: OverlayGate | undefined,
   ): Promise<never> {
     if (await this.write(blockedStatus(rpod, blocker, gate, this.now))) {
@@ -271,11 +276,11 @@ class ReaperPodReconcile {
     const message = `invalid spec: ${issues.join('; ')}`;
     const conditions = setCondition(
       (this.stored.status as { conditions?: StatusCondition[] } | undefined)?.conditions,
-      { type: 'PodCreated', status: 'False', reason: 'InvalidSpec', message },
+      { type: 'PodCreated', status: 'False', reason: ReaperPodEventReason.InvalidSpec, message },
       this.now,
     );
     if (await this.write({ phase: 'Pending', message, conditions })) {
-      await this.event('Warning', 'InvalidSpec', message);
+      await this.event('Warning', ReaperPodEventReason.InvalidSpec, message);
     }
     throw new TerminalReconcileError(message);
   }
@@ -299,8 +304,9 @@ class ReaperPodReconcile {
       const exit = desired.exitCode === undefined ? '' : ` with exit code ${String(desired.exitCode)}`;
       const detail = desired.message ? `: ${String(desired.message)}` : '';
       if (desired.phase === 'Failed')
-        await this.event('Warning', 'Failed', `workload failed${exit}${detail}`);
-      if (desired.phase === 'Succeeded') await this.event('Normal', 'Succeeded', `workload succeeded${exit}`);
+        await this.event('Warning', ReaperPodEventReason.Failed, `workload failed${exit}${detail}`);
+      if (desired.phase === 'Succeeded')
+        await this.event('Normal', ReaperPodEventReason.Succeeded, `workload succeeded${exit}`);
     }
     return undefined;
   }

@@ -52,7 +52,7 @@ export const trigger = (
   ...overrides,
 });
 
-/** StartNodeRun of `attempt` with a ReaperPod named `<node>-<attempt>`. */
+/** StartNodeRun of `attempt` with the ReaperPod `job-<node>` (every attempt's ReaperPod has the same name). */
 export const start = (runId: string, node: string, attempt = 1, time = at(3)): StartNodeRun => ({
   type: 'StartNodeRun',
   runId,
@@ -62,7 +62,7 @@ export const start = (runId: string, node: string, attempt = 1, time = at(3)): S
   at: time,
 });
 
-/** FinishNodeRun; failures carry exit code 1 and retryAt 1000 ms per retry. */
+/** FinishNodeRun with exit code 0 or 1; a failure carries retryAt `1000 * attempt` (epoch ms). */
 export const finish = (
   runId: string,
   node: string,

@@ -37,6 +37,7 @@ export { decide, decideCommand } from './decide';
 export type { CommandResult, Decision, RejectReason, StaleReason } from './decision';
 export { blockMessage, blockReasonName } from './dependency-block';
 export { type EngineState, initialEngineState, type PendingFlow, type RunPodRef } from './engine-state';
+export { DaemonJobEventReason } from './event-reasons';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
 export {

@@ -1,7 +1,8 @@
+import { DaemonJobEventReason as Reason } from './event-reasons';
 import type { DaemonJobEvent, DaemonJobEventOf } from './events';
 
 /** A Kubernetes Event to record on the DaemonJob object. */
-export type KubeEventView = Readonly<{ type: 'Normal' | 'Warning'; reason: string; message: string }>;
+export type KubeEventView = Readonly<{ type: 'Normal' | 'Warning'; reason: Reason; message: string }>;
 
 /** How many node names a grouped Event lists before "and N more". */
 const NAMES_IN_EVENT = 5;
@@ -23,19 +24,19 @@ const groupedEvent = (type: Grouped, group: readonly DaemonJobEventOf<Grouped>[]
     case 'NodeRunSkipped':
       return {
         type: 'Normal',
-        reason: 'TriggerSkipped',
+        reason: Reason.TriggerSkipped,
         message: `run ${runId} skipped on ${nodes(names.length)} with an active run (concurrencyPolicy Skip): ${listNames(names)}`,
       };
     case 'NodeRunReplaced':
       return {
         type: 'Normal',
-        reason: 'TriggerReplaced',
+        reason: Reason.TriggerReplaced,
         message: `run ${runId} replaced the active run on ${nodes(names.length)} (concurrencyPolicy Replace): ${listNames(names)}`,
       };
     case 'NodeRunCancelled':
       return {
         type: 'Normal',
-        reason: 'RunCancelled',
+        reason: Reason.RunCancelled,
         message: `active run cancelled on ${nodes(names.length)} that left the targets: ${listNames(names)}`,
       };
     default: {
@@ -50,7 +51,7 @@ const single = (event: DaemonJobEvent): KubeEventView | undefined => {
     case 'RunTriggered':
       return {
         type: 'Normal',
-        reason: 'RunTriggered',
+        reason: Reason.RunTriggered,
         message: `run ${event.runId} (${event.reason}) started on ${nodes(event.nodes.length)} for generation ${event.generation}`,
       };
     case 'NodeRunFailed': {
@@ -58,26 +59,26 @@ const single = (event: DaemonJobEvent): KubeEventView | undefined => {
       const why = event.message !== undefined ? `: ${event.message}` : '';
       return {
         type: 'Warning',
-        reason: event.reason ?? 'NodeRunFailed',
+        reason: event.reason ?? Reason.NodeRunFailed,
         message: `node ${event.node} attempt ${event.attempt} of run ${event.runId} failed${exit}${why}`,
       };
     }
     case 'NodeRunRetryScheduled':
       return {
         type: 'Normal',
-        reason: 'RetryScheduled',
+        reason: Reason.RetryScheduled,
         message: `node ${event.node}: retry ${event.retryCount}/${event.retryLimit} of run ${event.runId} scheduled`,
       };
     case 'NodeRunExhausted':
       return {
         type: 'Warning',
-        reason: 'RetriesExhausted',
+        reason: Reason.RetriesExhausted,
         message: `node ${event.node} failed after ${event.retryCount} retries (run ${event.runId})`,
       };
     case 'DaemonJobCompleted':
       return {
         type: 'Normal',
-        reason: 'Completed',
+        reason: Reason.Completed,
         message:
           event.totalNodes === 0
             ? `generation ${event.generation} completed: no nodes match`
@@ -86,32 +87,36 @@ const single = (event: DaemonJobEvent): KubeEventView | undefined => {
     case 'DaemonJobPartiallyFailed':
       return {
         type: 'Warning',
-        reason: 'PartiallyFailed',
+        reason: Reason.PartiallyFailed,
         message: `generation ${event.generation} partially failed: ${event.succeededNodes}/${event.totalNodes} nodes succeeded, ${event.failedNodes} failed`,
       };
     case 'DependencyBlocked':
       // Waiting for a dependency is the normal course of `after`; missing, failed and cyclic ones
       // need a human.
       return {
-        type: event.reason === 'DependencyWaiting' ? 'Normal' : 'Warning',
+        type: event.reason === Reason.DependencyWaiting ? 'Normal' : 'Warning',
         reason: event.reason,
         message: event.message,
       };
     case 'DependencyUnblocked':
-      return { type: 'Normal', reason: 'DependenciesCompleted', message: 'all dependencies are Completed' };
+      return {
+        type: 'Normal',
+        reason: Reason.DependenciesCompleted,
+        message: 'all dependencies are Completed',
+      };
     case 'NodeRunHeld':
       // Waiting on a node is routine (no Event per node); a dependency that failed there needs a human.
-      return event.reason === 'DependencyFailed'
+      return event.reason === Reason.DependencyFailed
         ? {
             type: 'Warning',
-            reason: 'DependencyFailedOnNode',
+            reason: Reason.DependencyFailedOnNode,
             message: `node ${event.node}: ${event.message}`,
           }
         : undefined;
     case 'DaemonJobSuspended':
-      return { type: 'Normal', reason: 'Suspended', message: 'suspended: no new node run starts' };
+      return { type: 'Normal', reason: Reason.Suspended, message: 'suspended: no new node run starts' };
     case 'DaemonJobResumed':
-      return { type: 'Normal', reason: 'Resumed', message: 'resumed: waiting node runs start' };
+      return { type: 'Normal', reason: Reason.Resumed, message: 'resumed: waiting node runs start' };
     case 'GenerationAdopted':
     case 'NodeRunSkipped':
     case 'NodeRunReplaced':

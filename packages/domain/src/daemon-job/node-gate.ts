@@ -131,7 +131,7 @@ export function decodeNodeProgress(text: string | undefined): NodeProgress | und
   return { phase: known, needsRun: needsRun === '1', ...(bootId ? { bootId } : {}) };
 }
 
-export function encodeProgressMeta(state: DaemonJobState): string {
+function encodeProgressMeta(state: DaemonJobState): string {
   const meta: ProgressMeta = {
     ...(state.observedGeneration !== undefined && { observedGeneration: state.observedGeneration }),
     ...(state.lastTriggerValue !== undefined && { lastTriggerValue: state.lastTriggerValue }),

@@ -49,10 +49,10 @@ export type SpecState = Readonly<{
 }>;
 
 /** Node counts per phase, plus how many nodes have `needsRun`, kept in step with `nodes`. */
-export type NodeCounts = Readonly<Record<NodeRunPhase, number> & { needsRun: number }>;
+type NodeCounts = Readonly<Record<NodeRunPhase, number> & { needsRun: number }>;
 
 /** Status of a condition and the `at` of the event that last changed it. */
-export type ConditionState = Readonly<{ status: 'True' | 'False'; since: string }>;
+type ConditionState = Readonly<{ status: 'True' | 'False'; since: string }>;
 
 /**
  * State of one DaemonJob, folded from its events. A plain JSON object: the scheduler snapshots it.

@@ -1,5 +1,6 @@
 import type { ReaperOverlayPhase } from '../schemas/index';
 import { type StatusCondition, setCondition } from '../status/status-values';
+import { OverlayEventReason } from './event-reasons';
 import type { OverlayJob } from './operation';
 import { parseResetRequest } from './reset-request';
 
@@ -45,9 +46,10 @@ export interface OverlayDecisionInput {
   readonly now: string;
 }
 
+/** A Kubernetes Event to record on the overlay. */
 export interface DecidedEvent {
   readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
+  readonly reason: OverlayEventReason;
   readonly message: string;
 }
 
@@ -139,11 +141,11 @@ function decideDeletion(input: OverlayDecisionInput): OverlayDecision {
         .filter((p) => p !== '')
         .join('; ');
   const transitionEvents: DecidedEvent[] = [];
-  if (done) transitionEvents.push({ type: 'Normal', reason: 'CleanedUp', message });
+  if (done) transitionEvents.push({ type: 'Normal', reason: OverlayEventReason.CleanedUp, message });
   else if (overlay.phase !== 'Deleting') {
     transitionEvents.push({
       type: 'Normal',
-      reason: 'Deleting',
+      reason: OverlayEventReason.Deleting,
       message: `cleaning up on-disk data on ${plural(nodes.length, 'node')}`,
     });
   }
@@ -151,7 +153,7 @@ function decideDeletion(input: OverlayDecisionInput): OverlayDecision {
   if (waits.length > 0) {
     transitionEvents.push({
       type: 'Normal',
-      reason: 'CleanupWaiting',
+      reason: OverlayEventReason.CleanupWaiting,
       message: `on-disk data kept while in use: ${listed(
         inUse.map((n) => waitsFor(n, busy.get(n) ?? [])),
         '; ',
@@ -225,12 +227,12 @@ export function decideOverlay(input: OverlayDecisionInput): OverlayDecision {
       if (phase === 'Resetting' && overlay.phase !== 'Resetting') {
         transitionEvents.push({
           type: 'Normal',
-          reason: 'ResetStarted',
+          reason: OverlayEventReason.ResetStarted,
           message: `resetting to generation ${target} on ${plural(nodes.length, 'node')}`,
         });
       }
       if (phase === 'Failed' && overlay.phase !== 'Failed') {
-        transitionEvents.push({ type: 'Warning', reason: 'ResetFailed', message });
+        transitionEvents.push({ type: 'Warning', reason: OverlayEventReason.ResetFailed, message });
       }
       return {
         status: {
@@ -256,7 +258,7 @@ export function decideOverlay(input: OverlayDecisionInput): OverlayDecision {
   if (observed > previouslyObserved || overlay.phase === 'Resetting' || overlay.phase === 'Failed') {
     transitionEvents.push({
       type: 'Normal',
-      reason: 'ResetCompleted',
+      reason: OverlayEventReason.ResetCompleted,
       message: `reset to generation ${observed} on ${plural(nodes.length, 'node')}`,
     });
   }
@@ -291,7 +293,7 @@ export function decideOverlay(input: OverlayDecisionInput): OverlayDecision {
     removeRequests.push(member);
     requestEvents.push({
       type: 'Normal',
-      reason: 'NodeResetRequested',
+      reason: OverlayEventReason.NodeResetRequested,
       message: `resetting on ${request.node} (resetPolicy ${overlay.resetPolicy}, workload uid ${request.requestId})`,
     });
   }

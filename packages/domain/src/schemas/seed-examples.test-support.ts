@@ -18,7 +18,7 @@ function documents(text: string): ExampleObject[] {
 }
 
 /** Every object in infra/examples, in file order. */
-export const seedExamples: readonly ExampleObject[] = [
+const seedExamples: readonly ExampleObject[] = [
   ...documents(reaperPodsYaml),
   ...documents(overlayYaml),
   ...documents(daemonJobsYaml),
