@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { isDnsLabel } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
 import { addNode, removeNode } from '@reaper-flow/local-cluster';
-import { createRedis, DaemonJobStore, QueueNames, RedisKeys } from '@reaper-flow/queue';
+import { createRedis, QueueNames, RedisKeys } from '@reaper-flow/queue';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -508,6 +508,65 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
     expect(pod?.spec.nodeName).toBe(ec2Node);
   });
 
+  it('a DaemonJob whose saved state is of a newer format is reported on it, naming the key, and not misread; deleting the keys as the message says runs it again', {
+    timeout: 90_000,
+  }, async () => {
+    await create('ReaperDaemonJob', 'state-owner', {
+      command: sh,
+      nodeSelector: onOurNodes,
+      triggerOn: 'Manual',
+    });
+    await waitFor(async () => (await get('ReaperDaemonJob', 'state-owner'))?.status?.phase === 'Completed', {
+      description: 'state-owner Completed',
+    });
+    // As a newer release would leave it: its own format version.
+    const keys = RedisKeys.djob(t.queuePrefix, ns(), 'state-owner');
+    const saved = JSON.parse((await redis.get(keys.snapshot)) ?? '{}') as Record<string, unknown>;
+    expect(saved.v).toBe(1);
+    await redis.set(keys.snapshot, JSON.stringify({ ...saved, v: 99 }));
+    const trigger = (value: string) =>
+      client.patch(
+        Resources.reaperDaemonJobs,
+        'state-owner',
+        'merge',
+        { metadata: { annotations: { 'reaper.io/trigger': value } } },
+        { namespace: ns() },
+      );
+    await trigger('while-unreadable');
+    const event = await waitFor(
+      async () => await warning('ReaperDaemonJob', 'state-owner', 'StateUnreadable'),
+      {
+        description: 'StateUnreadable Event on state-owner',
+      },
+    );
+    expect(event.message).toContain(`DaemonJob snapshot ${keys.snapshot} has format version 99`);
+    expect(event.message).toContain('Run that version on every scheduler');
+    const stopped = await waitFor(
+      async () =>
+        logs.find((l) => l.msg?.startsWith('reconcile stopped') && JSON.stringify(l).includes(keys.snapshot)),
+      { description: 'a reconcile stopped log line naming the snapshot key' },
+    );
+    expect(stopped.key).toBe(`ReaperDaemonJob/${ns()}/state-owner`);
+    // Not misread: the trigger was not acted on.
+    const held = (await get('ReaperDaemonJob', 'state-owner'))?.status as
+      | { lastTriggerValue?: string }
+      | undefined;
+    expect(held?.lastTriggerValue).toBeUndefined();
+
+    // The way out the message gives for a state that cannot be read: delete it; the job runs again.
+    await redis.del(keys.snapshot, keys.version);
+    await trigger('after-reset');
+    await waitFor(
+      async () => {
+        const status = (await get('ReaperDaemonJob', 'state-owner'))?.status as
+          | { phase?: string; lastTriggerValue?: string }
+          | undefined;
+        return status?.phase === 'Completed' && status.lastTriggerValue === 'after-reset';
+      },
+      { description: 'state-owner Completed after its state was rebuilt' },
+    );
+  });
+
   it('garbage in the reconcile, node-run and overlay-node queues and in an inbox is rejected once, naming the job; later work completes', {
     timeout: 90_000,
   }, async () => {
@@ -533,18 +592,17 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
     // A node-run child with most fields missing, and an overlay-node job with a bad payload.
     const nodeRun = await queue(QueueNames.nodeRuns).add('node-run', { namespace: ns(), job: 'inbox-owner' });
     const overlayJob = await queue(QueueNames.overlayNode(nodeA)).add('overlay', { op: 'explode', name: 7 });
-    // The inbox: an unknown command type, the right type with wrong fields, and text that is not JSON.
-    const store = new DaemonJobStore(redis, t.queuePrefix, 1000);
-    const inboxIds = [
-      await store.appendInbox(ns(), 'inbox-owner', { type: 'Explode', runId: 'r' }),
-      await store.appendInbox(ns(), 'inbox-owner', { type: 'FinishNodeRun', runId: 5, node: nodeA }),
-      (await redis.xadd(
-        RedisKeys.djob(t.queuePrefix, ns(), 'inbox-owner').inbox,
-        '*',
-        'command',
-        '{not json',
-      )) ?? '',
-    ];
+    // The inbox: an unknown command type, the right type with wrong fields, and text that is not JSON
+    // (written raw: the store only appends commands).
+    const inboxKey = RedisKeys.djob(t.queuePrefix, ns(), 'inbox-owner').inbox;
+    const inboxIds: string[] = [];
+    for (const text of [
+      JSON.stringify({ type: 'Explode', runId: 'r' }),
+      JSON.stringify({ type: 'FinishNodeRun', runId: 5, node: nodeA }),
+      '{not json',
+    ]) {
+      inboxIds.push((await redis.xadd(inboxKey, '*', 'command', text)) ?? '');
+    }
     await apps.scheduler.queues.ReaperDaemonJob.enqueue({
       kind: 'ReaperDaemonJob',
       namespace: ns(),
@@ -606,13 +664,13 @@ describe('bad input: accepted, then surfaced; garbage in the queues; names at th
     expect(overlayLines).toHaveLength(1);
     expect(overlayLines[0]?.err?.message).toContain('op:');
     // The inbox entries: one line each, on the job's key, saying what is wrong.
-    const inboxLines = inboxIds.map((id) => linesWith(`inbox entry ${id} rejected`));
+    const inboxLines = inboxIds.map((id) => linesWith(`inbox entry ${id} of ${inboxKey} refused`));
     for (const lines of inboxLines) {
       expect(lines).toHaveLength(1);
       expect(lines[0]?.key).toBe(`ReaperDaemonJob/${ns()}/inbox-owner`);
     }
     expect(inboxLines[0]?.[0]?.msg).toContain('type:');
     expect(inboxLines[1]?.[0]?.msg).toContain('runId:');
-    expect(inboxLines[2]?.[0]?.msg).toContain('not a JSON command');
+    expect(inboxLines[2]?.[0]?.msg).toContain('not JSON');
   });
 });

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dashboard, startDashboard } from '@reaper-flow/dashboard';
+import { initialEngineState } from '@reaper-flow/domain';
 import { KubeClient, Resources } from '@reaper-flow/k8s';
 import { createRedis, DaemonJobStore } from '@reaper-flow/queue';
 import { createLogger, createMetrics, loadConfig } from '@reaper-flow/runtime';
@@ -105,7 +106,7 @@ describe('dashboard DAG page', () => {
       t.namespace,
       'left',
       0,
-      { state: {}, inboxCursor: '0-0', lastStatusWriteAt: 0, lastStatusHash: '', uid: 'u' },
+      { state: initialEngineState, inboxCursor: '0-0', lastStatusWriteAt: 0, lastStatusHash: '', uid: 'u' },
       [
         {
           type: 'RunTriggered',

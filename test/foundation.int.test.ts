@@ -82,7 +82,7 @@ describe('foundation: local control plane and stand-in kubelet', () => {
     );
   }
 
-  const exitCodeOf = (pod: Pod) => pod.status?.containerStatuses?.[0]?.state.terminated?.exitCode;
+  const exitCodeOf = (pod: Pod) => pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
 
   it('a pod on a simulated node runs its command and ends Failed with its exit code', async () => {
     const node = await newNode();
@@ -92,7 +92,7 @@ describe('foundation: local control plane and stand-in kubelet', () => {
 
     expect(pod.status?.phase).toBe('Failed');
     expect(exitCodeOf(pod)).toBe(3);
-    expect(pod.status?.containerStatuses?.[0]?.state.terminated?.reason).toBe('Error');
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.reason).toBe('Error');
     expect(pod.status?.startTime).toBeTruthy();
   }, 60_000);
 

@@ -186,9 +186,9 @@ describe('real kubelet nodes', () => {
   it('the scheduler image starts on a real node as a non-root user and stops at its missing config file', {
     timeout: 90_000,
   }, async () => {
-    // What the Helm chart and the kustomize base name by default; nothing may be pulled. The Pod
-    // cannot reach the API server (it binds 127.0.0.1 on the host), so without its ConfigMap the
-    // app's first statement, reading the config file, is as far as it gets.
+    // What the Helm chart and the kustomize base name by default; nothing may be pulled. Without
+    // its ConfigMap the app's first statement, reading the config file, is as far as it gets
+    // (test/deployment.e2e.test.ts runs the whole release).
     await kube().create(
       Resources.pods,
       {

@@ -1,7 +1,13 @@
-// The bench's own watches: every event is stamped (performance.now()) when the watch delivers it,
+// The bench's own watches: every event is stamped (performance.now()) when the informer delivers it,
 // so latencies are measured as a client of the API server sees them, independent of reaper-flow's
 // own bookkeeping. Objects are kept in a compact projection.
-import { ApiError, type KubeClient, type ResourceRef } from '@reaper-flow/k8s';
+import {
+  type Change,
+  type ChangeContext,
+  Informer,
+  type KubeClient,
+  type ResourceRef,
+} from '@reaper-flow/k8s';
 
 export interface Recorded<P> {
   /** performance.now() when the watch delivered the event. */
@@ -31,94 +37,66 @@ interface Waiter {
 }
 
 /**
- * A list-then-watch of one resource (optionally one namespace / label selector) keeping every event
- * and the latest projection per name. Waiters are re-checked after every event, so a wait returns
- * in the same tick the deciding event arrives.
+ * The informer (packages/k8s) on one resource (optionally one namespace / label selector), keeping
+ * every change and the latest projection per name. What a (re-)list finds is recorded as SYNC (it is
+ * state, not an event seen when it happened), deletions found by a re-list as DELETED. Waiters are
+ * re-checked after every change, so a wait returns in the same tick the deciding event arrives.
  */
 export class Watched<P> {
   readonly events: Recorded<P>[] = [];
   readonly latest = new Map<string, Recorded<P>>();
   private readonly waiters = new Set<Waiter>();
-  private readonly abort = new AbortController();
-  private done: Promise<void> = Promise.resolve();
+  private readonly informer: Informer<RawObject>;
   /** Gaps: the watch had to re-list (410 Gone or an error); events in between may be missing. */
   relists = 0;
 
   constructor(
-    private readonly client: KubeClient,
-    private readonly ref: ResourceRef,
+    client: KubeClient,
+    ref: ResourceRef,
     private readonly project: (obj: RawObject) => P,
-    private readonly opts: { namespace?: string; labelSelector?: string; log: (m: string) => void },
-  ) {}
+    opts: { namespace?: string; labelSelector?: string; log: (m: string) => void },
+  ) {
+    let listed = false;
+    this.informer = new Informer<RawObject>({
+      kube: client,
+      resource: ref,
+      namespace: opts.namespace,
+      labelSelector: opts.labelSelector,
+      handler: async (change, ctx) => this.record(change, ctx),
+      onStateChange: (state) => {
+        if (state !== 'Listing') return;
+        if (listed) this.relists++;
+        listed = true;
+      },
+      onError: (err) => opts.log(`bench watch ${ref.plural} broke (${(err as Error).message}); re-listing`),
+    });
+  }
 
-  /** Lists, then watches in the background; resolves once the list is in. */
+  /** Lists, then watches in the background; resolves once the list is in (rejects if it fails). */
   async start(): Promise<void> {
-    let rv = await this.list();
-    this.done = (async () => {
-      const { signal } = this.abort;
-      while (!signal.aborted) {
-        try {
-          for await (const ev of this.client.watch<RawObject>(this.ref, {
-            namespace: this.opts.namespace,
-            labelSelector: this.opts.labelSelector,
-            resourceVersion: rv,
-            allowWatchBookmarks: true,
-            timeoutSeconds: 240,
-            signal,
-          })) {
-            rv = ev.object.metadata.resourceVersion ?? rv;
-            if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') continue;
-            this.record(ev.type, ev.object);
-          }
-        } catch (err) {
-          if (signal.aborted) return;
-          this.relists++;
-          if (!(err instanceof ApiError && err.code === 'Gone')) {
-            this.opts.log(`bench watch ${this.ref.plural} broke (${(err as Error).message}); re-listing`);
-            await new Promise((r) => setTimeout(r, 200));
-          }
-          try {
-            rv = await this.list();
-          } catch (listErr) {
-            this.opts.log(`bench re-list ${this.ref.plural}: ${(listErr as Error).message}`);
-            await new Promise((r) => setTimeout(r, 1000));
-          }
-        }
-      }
-    })();
+    this.informer.start();
+    try {
+      await this.informer.whenSynced({ failOnError: true });
+    } catch (err) {
+      await this.informer.stop();
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done.catch(() => undefined);
+    await this.informer.stop();
   }
 
-  private async list(): Promise<string | undefined> {
-    const list = await this.client.listAll<RawObject>(this.ref, {
-      namespace: this.opts.namespace,
-      labelSelector: this.opts.labelSelector,
-    });
-    const seen = new Set<string>();
-    for (const item of list.items) {
-      seen.add(item.metadata.name);
-      this.record('SYNC', item);
-    }
-    for (const [name, last] of this.latest) {
-      if (!seen.has(name) && last.type !== 'DELETED') this.record('DELETED', undefined, last);
-    }
-    return list.metadata.resourceVersion;
-  }
-
-  private record(type: Recorded<P>['type'], obj: RawObject | undefined, gone?: Recorded<P>): void {
-    const entry: Recorded<P> = obj
-      ? {
-          t: performance.now(),
-          type,
-          name: obj.metadata.name,
-          uid: obj.metadata.uid ?? '',
-          p: this.project(obj),
-        }
-      : { ...(gone as Recorded<P>), t: performance.now(), type: 'DELETED' };
+  private record(change: Change<RawObject>, ctx: ChangeContext): void {
+    const type = ctx.source === 'watch' || change.type === 'DELETED' ? change.type : 'SYNC';
+    const obj = change.object;
+    const entry: Recorded<P> = {
+      t: performance.now(),
+      type,
+      name: obj.metadata.name,
+      uid: obj.metadata.uid ?? '',
+      p: this.project(obj),
+    };
     this.events.push(entry);
     this.latest.set(entry.name, entry);
     for (const w of [...this.waiters]) {

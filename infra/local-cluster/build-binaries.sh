@@ -8,7 +8,7 @@
 # binary added since gets only that binary built.
 #
 # Usage: build-binaries.sh            -> prints the bin directory on stdout
-#        build-binaries.sh kubelet    -> also builds kubelet (only the real-node cluster needs it)
+#        build-binaries.sh kubelet kube-proxy -> also builds those (only the real-node cluster needs them)
 # Env:   REAPER_FLOW_CACHE (default ~/.cache/reaper-flow)
 set -euo pipefail
 
@@ -24,8 +24,8 @@ binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 extras=()
 for arg in "$@"; do
   case "$arg" in
-    kubelet) extras+=(kubelet) ;;
-    *) printf 'build-binaries.sh: unknown binary %s (known extras: kubelet)\n' "$arg" >&2; exit 2 ;;
+    kubelet | kube-proxy) extras+=("$arg") ;;
+    *) printf 'build-binaries.sh: unknown binary %s (known extras: kubelet, kube-proxy)\n' "$arg" >&2; exit 2 ;;
   esac
 done
 

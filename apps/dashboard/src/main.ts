@@ -6,6 +6,7 @@ import {
   loadConfig,
   redisHealthReport,
   startOpsServer,
+  stopOnSignals,
 } from '@reaper-flow/runtime';
 import { type Dashboard, DashboardConfigError, startDashboard } from './dashboard';
 
@@ -55,16 +56,11 @@ const ops = await startOpsServer({
 });
 logger.info({ url: dashboard.url, metricsPort: ops.port }, 'dashboard running');
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  setTimeout(() => process.exit(0), STOP_TIMEOUT_MS).unref();
-  await dashboard.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-  ops.server.close();
-  redis.disconnect();
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+stopOnSignals(
+  [
+    { name: 'dashboard', run: () => dashboard.stop() },
+    { name: 'ops server', run: () => ops.server.close() },
+    { name: 'redis', run: () => redis.disconnect() },
+  ],
+  { logger, deadlineMs: STOP_TIMEOUT_MS },
+);

@@ -6,11 +6,16 @@ import {
   createMetrics,
   loadConfig,
   startOpsServer,
+  stopOnSignals,
 } from '@reaper-flow/runtime';
 import { type NodeAgent, startNodeAgent } from './agent';
 
 // Entry of the node agent (one per node, a DaemonSet with hostPID and the host's state dir):
 // read config, build dependencies, start, stop on SIGTERM/SIGINT.
+
+const STOP_TIMEOUT_MS = 10_000;
+// The whole stop, within the Pod's 30 s grace period.
+const STOP_DEADLINE_MS = 20_000;
 
 let config: Config;
 try {
@@ -42,21 +47,15 @@ const ops = await startOpsServer({
 });
 logger.info({ port: ops.port }, 'ops server listening');
 // Installed before the agent starts: a SIGTERM while it waits for Redis still exits cleanly.
-let shuttingDown = false;
-const shutdown = (signal: NodeJS.Signals) => {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  logger.info({ signal }, 'shutting down');
-  (agent?.stop() ?? Promise.resolve())
-    .catch((err: unknown) => logger.error({ err }, 'error while stopping'))
-    .finally(() => {
-      ops.server.close();
-      kube.close();
-      process.exit(0);
-    });
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+stopOnSignals(
+  [
+    { name: 'node agent', run: () => agent?.stop() },
+    { name: 'ops server', run: () => ops.server.close() },
+    { name: 'API client', run: () => kube.close() },
+  ],
+  // The agent bounds its own stop (STOP_TIMEOUT_MS, then 2 s after cancelling its jobs).
+  { logger, deadlineMs: STOP_DEADLINE_MS },
+);
 
 agent = await startNodeAgent({
   config,
@@ -65,5 +64,5 @@ agent = await startNodeAgent({
   metrics,
   nodeName,
   stateDir: config.nodeAgent.stateDir,
-  stopTimeoutMs: 10_000,
+  stopTimeoutMs: STOP_TIMEOUT_MS,
 });

@@ -8,6 +8,7 @@ import {
   loadConfig,
   redisHealthReport,
   startOpsServer,
+  stopOnSignals,
   watchConfig,
 } from '@reaper-flow/runtime';
 import { startScheduler } from './scheduler';
@@ -15,6 +16,8 @@ import { startScheduler } from './scheduler';
 // Entry point: read config, build dependencies, start, stop on SIGTERM.
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+// The whole stop, within the Pod's 30 s grace period: the scheduler's own bound, then the rest.
+const STOP_DEADLINE_MS = 20_000;
 
 const config = loadConfig();
 // The reloadable keys: a reload replaces them here (config stays as started); readers call
@@ -78,21 +81,20 @@ const unwatch = configFile
     )
   : () => {};
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  unwatch();
-  // Bounded: a reconcile that hangs must not keep the Pod from terminating; its job goes back to
-  // the queue after the stalled interval and runs again elsewhere (reconciles are idempotent).
-  const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS + 1000).unref());
-  await Promise.race([scheduler.stop(SHUTDOWN_TIMEOUT_MS), deadline]);
-  await dashboard?.stop().catch((err: unknown) => logger.warn({ err }, 'dashboard stop failed'));
-  dashboardRedis?.disconnect();
-  ops.server.close();
-  kube.close();
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+stopOnSignals(
+  [
+    { name: 'config watch', run: unwatch },
+    // Bounded: a reconcile that hangs must not keep the Pod from terminating; its job goes back to
+    // the queue after the stalled interval and runs again elsewhere (reconciles are idempotent).
+    {
+      name: 'scheduler',
+      run: () => scheduler.stop(SHUTDOWN_TIMEOUT_MS),
+      timeoutMs: SHUTDOWN_TIMEOUT_MS + 1000,
+    },
+    { name: 'dashboard', run: () => dashboard?.stop() },
+    { name: 'dashboard redis', run: () => dashboardRedis?.disconnect() },
+    { name: 'ops server', run: () => ops.server.close() },
+    { name: 'API client', run: () => kube.close() },
+  ],
+  { logger, deadlineMs: STOP_DEADLINE_MS },
+);

@@ -9,6 +9,7 @@ import {
   ReconcileQueue,
   type RedisClient,
   RedisHealth,
+  redisReady,
   WorldStore,
 } from '@reaper-flow/queue';
 import { type Config, LiveConfig, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
@@ -49,22 +50,6 @@ export interface Scheduler {
 }
 
 const REDIS_READY_TIMEOUT_MS = 30_000;
-
-/** Resolves once `redis` is connected; rejects after `timeoutMs`. */
-async function redisReady(redis: RedisClient, timeoutMs: number): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${redis.status})`));
-    }, timeoutMs);
-    redis.once('ready', onReady);
-  });
-}
 
 function concurrencyFor(config: Config, kind: ReconcileKind): number {
   const c = config.queues.concurrency;

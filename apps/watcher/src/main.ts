@@ -6,6 +6,7 @@ import {
   createMetrics,
   loadConfig,
   startOpsServer,
+  stopOnSignals,
 } from '@reaper-flow/runtime';
 import { startWatcher } from './watcher';
 
@@ -33,26 +34,13 @@ const ops = await startOpsServer({
 });
 logger.info({ identity, metricsPort: ops.port }, 'watcher started');
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  const deadline = setTimeout(() => {
-    logger.error('did not stop within 10 s; exiting anyway');
-    process.exit(0);
-  }, STOP_TIMEOUT_MS);
-  deadline.unref();
-  try {
-    await watcher.stop({ release: true });
-  } catch (err) {
-    logger.error({ err }, 'error while stopping');
-  }
-  ops.server.close();
-  kube.close();
-  leaseKube.close();
-  clearTimeout(deadline);
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+stopOnSignals(
+  [
+    // Releasing the Lease lets a standby take over at once instead of after the lease duration.
+    { name: 'watcher', run: () => watcher.stop({ release: true }) },
+    { name: 'ops server', run: () => ops.server.close() },
+    { name: 'API client', run: () => kube.close() },
+    { name: 'lease API client', run: () => leaseKube.close() },
+  ],
+  { logger, deadlineMs: STOP_TIMEOUT_MS },
+);

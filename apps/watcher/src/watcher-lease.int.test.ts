@@ -1,3 +1,4 @@
+import { formatMicroTime } from '@reaper-flow/domain';
 import { Resources } from '@reaper-flow/k8s';
 import { createAppKubeClient, createLogger, createMetrics, type Metrics } from '@reaper-flow/runtime';
 import { useTestNamespace, waitFor } from '@reaper-flow/test';
@@ -76,7 +77,7 @@ describe('watcher leadership lost and regained', () => {
           ...held.spec,
           holderIdentity: 'intruder',
           leaseDurationSeconds: 2,
-          renewTime: new Date().toISOString().replace('Z', '000Z'),
+          renewTime: formatMicroTime(Date.now()),
         },
       },
       { namespace: leaseNamespace },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type KubeClient, LeaderElector } from '@reaper-flow/k8s';
 import {
   createRedis,
@@ -8,6 +9,7 @@ import {
   type RedisClient,
   RedisHealth,
   RunFlows,
+  redisReady,
   WorldStore,
 } from '@reaper-flow/queue';
 import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
@@ -134,7 +136,9 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
             });
           } catch (err) {
             logger.error({ err, attempt }, 'could not start the informers; retrying');
-            await sleep(Math.min(30_000, 500 * 2 ** attempt), stopping.signal);
+            await sleep(Math.min(30_000, 500 * 2 ** attempt), undefined, { signal: stopping.signal }).catch(
+              () => undefined,
+            );
           }
         }
       }),
@@ -162,8 +166,8 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
     isLeader: () => elector.isLeader(),
     lastEventAt: () => pipeline?.lastEventAt(),
     ready() {
-      const redisReady = health.ready();
-      if (redisReady !== true) return redisReady;
+      const redisState = health.ready();
+      if (redisState !== true) return redisState;
       if (!elector.isLeader()) return true;
       if (!pipeline) return 'leader: informers starting';
       return pipeline.synced() ? true : 'leader: informers not synced yet';
@@ -176,34 +180,4 @@ export async function startWatcher(opts: WatcherOptions): Promise<Watcher> {
       return silentMs < staleAfterMs ? true : `a watch has been silent for ${Math.round(silentMs / 1000)} s`;
     },
   };
-}
-
-/** The producer connection fails fast while disconnected, so wait until it is ready. */
-async function redisReady(redis: RedisClient, timeoutMs: number): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${redis.status})`));
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    redis.once('ready', onReady);
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -9,12 +9,12 @@
 import {
   desiredPod,
   desiredReaperPodForNode,
+  formatTime,
   isPersisted,
   mirroredStatus,
   type ObservedPod,
   parseReaperDaemonJob,
   type ReaperPod,
-  rfc3339,
 } from '@reaper-flow/domain';
 import { KubeClient, patchStatus, Resources } from '@reaper-flow/k8s';
 import { type ApiCount, type ApiKinds, apiCounts, apiKinds, RequestTally } from '../api-counts';
@@ -186,7 +186,7 @@ async function floorRound(
         client,
         Resources.reaperPods,
         { metadata: { name: podName, namespace: ns } },
-        mirroredStatus(rpod, ended, undefined, rfc3339(new Date())),
+        mirroredStatus(rpod, ended, undefined, formatTime(new Date())),
       );
     });
     await client.patch(

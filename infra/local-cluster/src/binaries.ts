@@ -9,9 +9,9 @@ const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-sch
 
 /**
  * Runs build-binaries.sh (a no-op when the per-machine cache is complete) and returns the bin dir;
- * `extras` are binaries built only on request (kubelet, for real nodes).
+ * `extras` are binaries built only on request (kubelet and kube-proxy, for real nodes).
  */
-export async function ensureBinaries(extras: readonly 'kubelet'[] = []): Promise<string> {
+export async function ensureBinaries(extras: readonly ('kubelet' | 'kube-proxy')[] = []): Promise<string> {
   const binDir = await runBuildScript(join(PACKAGE_DIR, 'build-binaries.sh'), extras);
   for (const name of [...BINARIES, ...extras]) {
     await access(join(binDir, name), constants.X_OK).catch(() => {
@@ -29,6 +29,16 @@ export async function ensureHelm(): Promise<string> {
   const helm = await runBuildScript(join(REPO_ROOT, 'infra/helm/build-helm.sh'));
   await access(helm, constants.X_OK);
   return helm;
+}
+
+/**
+ * Runs infra/local-cluster/build-coredns.sh (a no-op once the pinned CoreDNS is in the per-machine
+ * cache; cold, it compiles it from its Go module) and returns the coredns binary's path.
+ */
+export async function ensureCoreDns(): Promise<string> {
+  const coredns = await runBuildScript(join(PACKAGE_DIR, 'build-coredns.sh'));
+  await access(coredns, constants.X_OK);
+  return coredns;
 }
 
 /**

@@ -2,8 +2,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ApiNode as Node } from '@reaper-flow/domain';
 import { ApiError, KubeClient, Resources } from '@reaper-flow/k8s';
 import { ensureBinaries, ensureRedisSentinel, ensureRedisServer } from './binaries';
+import { startClusterServices } from './cluster-services';
 import { RUNTIME_CLASS } from './constants';
 import {
   apiserverSpec,
@@ -15,7 +17,6 @@ import {
   schedulerSpec,
 } from './control-plane';
 import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './daemon';
-import type { Node } from './k8s-types';
 import { writeKubeconfig } from './kubeconfig';
 import { KUBELET_LEASE, KUBELET_LEASE_NAMESPACE, kubeletIdentity } from './kubelet-lease';
 import { type Logger, stderrLogger } from './log';
@@ -25,7 +26,7 @@ import { createPki } from './pki';
 import { freePorts } from './ports';
 import { apiserverReady, componentHealthy, etcdHealthy, redisPing, waitReady } from './readiness';
 import { realNodeLayout } from './real-node-config';
-import { cgroupPids, ipForward } from './real-node-host';
+import { cgroupPids, hostAddress, ipForward } from './real-node-host';
 import { ensureRealNodeDeps, realNodesRoot, startRealNodes } from './real-nodes';
 import {
   CLUSTER_NODES,
@@ -119,15 +120,19 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
   const withSentinel = opts.redis === 'sentinel';
   const withCluster = opts.redis === 'cluster';
   const realNodeCount = opts.realNodes ?? 0;
-  const [{ binDir, kubelet: kubeletBinary }, redisServer, redisSentinel, pki, portList] = await Promise.all([
-    realNodeCount > 0
-      ? ensureRealNodeDeps(log)
-      : ensureBinaries().then((dir) => ({ binDir: dir, kubelet: undefined })),
-    ensureRedisServer(log),
-    withSentinel ? ensureRedisSentinel(log) : undefined,
-    createPki(layout.pkiDir),
-    freePorts(withSentinel ? 11 : withCluster ? 5 + 2 * CLUSTER_NODES : 6),
-  ]);
+  // With real nodes the API server is also reached at the machine's address (the nodes' InternalIP):
+  // Pods get there through the `kubernetes` Service.
+  const host = realNodeCount > 0 ? hostAddress() : undefined;
+  const [{ binDir, kubelet: kubeletBinary, coredns }, redisServer, redisSentinel, pki, portList] =
+    await Promise.all([
+      realNodeCount > 0
+        ? ensureRealNodeDeps(log)
+        : ensureBinaries().then((dir) => ({ binDir: dir, kubelet: undefined, coredns: undefined })),
+      ensureRedisServer(log),
+      withSentinel ? ensureRedisSentinel(log) : undefined,
+      createPki(layout.pkiDir, host ? { hostAddress: host } : {}),
+      freePorts(withSentinel ? 11 : withCluster ? 5 + 2 * CLUSTER_NODES : 6),
+    ]);
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, redis] = portList as [
     number,
     number,
@@ -262,7 +267,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
       timeoutMs: 30_000,
     });
 
-    const api = await start(apiserverSpec(binDir, ports, pki));
+    const api = await start(apiserverSpec(binDir, ports, pki, host ? { hostAddress: host } : {}));
     await Promise.all([
       writeKubeconfig(layout.kubeconfig, {
         server: apiserverUrl,
@@ -299,6 +304,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     const cm = await start(
       controllerManagerSpec(binDir, ports, layout.controllerManagerKubeconfig, pki, {
         nodeLifecycle: realNodeCount > 0,
+        workloads: realNodeCount > 0,
       }),
     );
     const sched = await start(schedulerSpec(binDir, ports, layout.schedulerKubeconfig));
@@ -363,7 +369,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
         }).then((k) => {
           kubelet = k;
         }),
-      realNodeCount > 0 &&
+      host &&
         kubeletBinary &&
         startRealNodes({
           count: realNodeCount,
@@ -371,6 +377,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
           pkiDir: layout.pkiDir,
           apiserverUrl,
           kubelet: kubeletBinary,
+          hostAddress: host,
           start,
           record: async (node) => {
             realNodes.push(node);
@@ -378,7 +385,24 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
           },
           log,
         }).then(async (nodes) => {
-          await Promise.all(nodes.map((n) => waitRealNodeReady(admin, n.name)));
+          await Promise.all([
+            ...nodes.map((n) => waitRealNodeReady(admin, n.name)),
+            // Once the kubelets run (their Nodes register at once): kube-proxy reads its Node's
+            // addresses at start, waiting up to 30 s for it to exist.
+            coredns &&
+              startClusterServices({
+                client: admin,
+                binDir,
+                coredns,
+                pkiDir: layout.pkiDir,
+                dir: join(layout.dataDir, 'services'),
+                apiserverUrl,
+                hostAddress: host,
+                nodeName: nodes[0]?.name ?? 'real-1',
+                start,
+                log,
+              }),
+          ]);
           log(`real nodes Ready: ${nodes.map((n) => n.name).join(', ')}`);
         }),
       (async () => {

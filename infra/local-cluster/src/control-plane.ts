@@ -20,6 +20,9 @@ export interface ProcessSpec {
 
 const LOOPBACK = '127.0.0.1';
 
+/** The Services' ClusterIP range; its first address is the `kubernetes` Service's. */
+export const SERVICE_CIDR = '10.0.0.0/24';
+
 /** Single-member etcd on loopback. No fsync: the data dir is thrown away with the cluster. */
 export function etcdSpec(binDir: string, ports: Ports, dataDir: string): ProcessSpec {
   const client = `http://${LOOPBACK}:${ports.etcdClient}`;
@@ -42,16 +45,29 @@ export function etcdSpec(binDir: string, ports: Ports, dataDir: string): Process
   };
 }
 
-export function apiserverSpec(binDir: string, ports: Ports, pki: Pki): ProcessSpec {
+/**
+ * `hostAddress`: with real nodes, the machine's non-loopback address (their InternalIP). Then the
+ * API server listens on every address and advertises that one, and its endpoint reconciler
+ * publishes it as the `kubernetes` Service's endpoint, so Pods reach it at the Service's ClusterIP
+ * (through kube-proxy). Without it everything stays on loopback, where no Pod ever runs.
+ */
+export function apiserverSpec(
+  binDir: string,
+  ports: Ports,
+  pki: Pki,
+  opts: { readonly hostAddress?: string } = {},
+): ProcessSpec {
+  const host = opts.hostAddress;
   return {
     name: 'kube-apiserver',
     command: join(binDir, 'kube-apiserver'),
     match: join(binDir, 'kube-apiserver'),
     args: [
       `--etcd-servers=http://${LOOPBACK}:${ports.etcdClient}`,
-      `--bind-address=${LOOPBACK}`,
-      // Without it the API server looks for a non-loopback interface to advertise; there is none.
-      `--advertise-address=${LOOPBACK}`,
+      ...(host
+        ? ['--bind-address=0.0.0.0', `--advertise-address=${host}`]
+        : // Without it the API server looks for a non-loopback interface to advertise.
+          [`--bind-address=${LOOPBACK}`, `--advertise-address=${LOOPBACK}`]),
       `--secure-port=${ports.apiserver}`,
       `--tls-cert-file=${pki.apiserverCert}`,
       `--tls-private-key-file=${pki.apiserverKey}`,
@@ -60,10 +76,10 @@ export function apiserverSpec(binDir: string, ports: Ports, pki: Pki): ProcessSp
       `--service-account-issuer=https://${LOOPBACK}:${ports.apiserver}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       `--service-account-key-file=${pki.serviceAccountKey}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
-      // The endpoint reconciler would publish 127.0.0.1 as the `kubernetes` Service endpoint, which
-      // validation rejects (loopback), logging an error every few seconds.
-      '--endpoint-reconciler-type=none',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      // On loopback the endpoint reconciler would publish 127.0.0.1 as the `kubernetes` Service
+      // endpoint, which validation rejects, logging an error every few seconds.
+      ...(host ? [] : ['--endpoint-reconciler-type=none']),
       '--allow-privileged=true',
       '--profiling=false',
       // Logs and exec go to the stand-in kubelet's per-node servers: dialled at the Node's
@@ -76,12 +92,24 @@ export function apiserverSpec(binDir: string, ports: Ports, pki: Pki): ProcessSp
   };
 }
 
+const WORKLOAD_CONTROLLERS = [
+  'deployment-controller',
+  'replicaset-controller',
+  'statefulset-controller',
+  'daemonset-controller',
+  'endpointslice-controller',
+  'persistentvolume-binder-controller',
+  'persistentvolumeclaim-protection-controller',
+  'persistentvolume-protection-controller',
+  'pod-garbage-collector-controller',
+];
+
 export function controllerManagerSpec(
   binDir: string,
   ports: Ports,
   kubeconfig: string,
   pki: Pki,
-  opts: { readonly nodeLifecycle?: boolean } = {},
+  opts: { readonly nodeLifecycle?: boolean; readonly workloads?: boolean } = {},
 ): ProcessSpec {
   const controllers = [
     'garbage-collector-controller',
@@ -89,6 +117,10 @@ export function controllerManagerSpec(
     'serviceaccount-controller',
     'root-ca-certificate-publisher-controller',
     ...(opts.nodeLifecycle ? ['node-lifecycle-controller'] : []),
+    // With real nodes the cluster hosts a deployed system (a Helm release): its Deployments,
+    // StatefulSets and DaemonSets, the Services' EndpointSlices (kube-proxy and CoreDNS read
+    // them) and statically provisioned PersistentVolumes.
+    ...(opts.workloads ? WORKLOAD_CONTROLLERS : []),
   ];
   return {
     name: 'kube-controller-manager',

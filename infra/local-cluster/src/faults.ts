@@ -1,5 +1,5 @@
+import type { ConfigMap } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
-import type { ConfigMap } from './k8s-types';
 
 /** ConfigMap (in kube-system) holding the stand-in kubelet's injected failures. */
 export const FAULTS_CONFIGMAP = 'stand-in-kubelet-faults';

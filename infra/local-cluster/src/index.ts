@@ -1,3 +1,4 @@
+export type { ApiNode as Node, ApiPod as Pod } from '@reaper-flow/domain';
 export { BUILT_APP_NODE_FLAGS, type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
 export { ensureBinaries, ensureHelm } from './binaries';
 export {
@@ -10,7 +11,6 @@ export {
 export { DAEMON_JOB_LABEL, REAL_NODE_LABEL, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
 export { applyCrds } from './crds';
 export { FAULTS_CONFIGMAP, FAULTS_NAMESPACE, faultKey, setNodeFault } from './faults';
-export type { Node, Pod } from './k8s-types';
 export { KubeletConflictError } from './kubelet-lease';
 export type { KubeletTls } from './kubelet-server';
 export { type Logger, stderrLogger } from './log';

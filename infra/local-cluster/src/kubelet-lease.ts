@@ -1,3 +1,4 @@
+import { formatMicroTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 
 export const KUBELET_LEASE = 'stand-in-kubelet';
@@ -23,11 +24,6 @@ interface Lease {
 
 export function kubeletIdentity(pid = process.pid): string {
   return `stand-in-kubelet-${pid}`;
-}
-
-/** MicroTime wants exactly six fractional digits. */
-function microNow(): string {
-  return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 function expired(lease: Lease): boolean {
@@ -64,7 +60,7 @@ export class KubeletLease {
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      const now = microNow();
+      const now = formatMicroTime(Date.now());
       const spec = {
         holderIdentity: this.identity,
         leaseDurationSeconds: DURATION_S,
@@ -124,7 +120,7 @@ export class KubeletLease {
     await this.client.replace(
       Resources.leases,
       KUBELET_LEASE,
-      { ...lease, spec: { ...lease.spec, renewTime: microNow() } },
+      { ...lease, spec: { ...lease.spec, renewTime: formatMicroTime(Date.now()) } },
       { namespace: KUBELET_LEASE_NAMESPACE },
     );
   }

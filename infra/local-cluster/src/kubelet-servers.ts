@@ -1,5 +1,5 @@
+import type { ApiNode as Node } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
-import type { Node } from './k8s-types';
 import { KubeletServer, type KubeletTls, type PodLogLookup } from './kubelet-server';
 import type { Logger } from './log';
 

@@ -1,3 +1,4 @@
+import { formatMicroTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import type { Logger } from './log';
 
@@ -12,11 +13,6 @@ interface NodeLease {
     ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
   };
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
-}
-
-/** MicroTime wants exactly six fractional digits. */
-function microNow(): string {
-  return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 /**
@@ -62,7 +58,11 @@ export class NodeLeases {
   }
 
   private async renew(name: string, uid: string): Promise<void> {
-    const spec = { holderIdentity: name, leaseDurationSeconds: this.durationSeconds, renewTime: microNow() };
+    const spec = {
+      holderIdentity: name,
+      leaseDurationSeconds: this.durationSeconds,
+      renewTime: formatMicroTime(Date.now()),
+    };
     const existing = await this.client.get<NodeLease>(Resources.leases, name, {
       namespace: NODE_LEASE_NAMESPACE,
     });

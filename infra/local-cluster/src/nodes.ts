@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { ApiNode as Node, NodeCondition, NodeSystemInfo, Taint } from '@reaper-flow/domain';
+import { formatTime } from '@reaper-flow/domain';
 import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
 import { SIMULATED_LABEL } from './constants';
-import type { Condition, Node, NodeInfo, Taint } from './k8s-types';
 
 const KUBELET_VERSION = 'v1.36.3';
 const FIELD_MANAGER = 'reaper-flow-local-cluster';
@@ -49,7 +50,7 @@ export async function addNode(client: KubeClient, opts: AddNodeOptions): Promise
     memory: opts.capacity?.memory ?? '8Gi',
     pods: opts.capacity?.pods ?? '110',
   };
-  const nodeInfo: NodeInfo = {
+  const nodeInfo: NodeSystemInfo = {
     bootID: randomUUID(),
     machineID: randomUUID().replaceAll('-', ''),
     systemUUID: randomUUID(),
@@ -176,10 +177,15 @@ function patchStatus(client: KubeClient, name: string, status: Record<string, un
 }
 
 /** The full condition list of a node in the given readiness, keeping transition times that did not change. */
-function conditions(node: Node | undefined, ready: boolean, message?: string): Condition[] {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+function conditions(node: Node | undefined, ready: boolean, message?: string): NodeCondition[] {
+  const now = formatTime(Date.now());
   const previous = new Map((node?.status?.conditions ?? []).map((c) => [c.type, c]));
-  const make = (type: string, status: Condition['status'], reason: string, text: string): Condition => {
+  const make = (
+    type: string,
+    status: NodeCondition['status'],
+    reason: string,
+    text: string,
+  ): NodeCondition => {
     const old = previous.get(type);
     return {
       type,

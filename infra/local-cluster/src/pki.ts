@@ -29,20 +29,20 @@ export interface Pki {
   readonly serviceAccountKey: string;
 }
 
-interface Subject {
+export interface Subject {
   readonly cn: string;
   readonly o?: string;
 }
 
 /**
  * Creates a fresh PKI in `dir` with Debian's openssl: a CA, the API server's serving certificate
- * (127.0.0.1 / localhost), client certificates for admin (system:masters), the controller manager,
+ * (127.0.0.1 / localhost, the `kubernetes` Service, `hostAddress` when given), client certificates for admin (system:masters), the controller manager,
  * the kube-scheduler and the API server towards kubelets, the stand-in kubelet's serving certificate
  * (127.0.0.1 / localhost), and the ServiceAccount signing key. Made at every start-up, so no key ever lives in the repository.
  * Certificates use P-256 keys (fast to generate); the ServiceAccount key is RSA as the API server
  * expects for RS256 tokens.
  */
-export async function createPki(dir: string): Promise<Pki> {
+export async function createPki(dir: string, opts: { readonly hostAddress?: string } = {}): Promise<Pki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const p = (name: string) => join(dir, name);
   const pki: Pki = {
@@ -100,7 +100,9 @@ export async function createPki(dir: string): Promise<Pki> {
   await Promise.all([
     signed(dir, 'apiserver', { cn: 'kube-apiserver' }, pki, [
       'extendedKeyUsage = serverAuth',
-      'subjectAltName = IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+      // With real nodes also the machine's address: the `kubernetes` Service's endpoint, which
+      // Pods reach through the Service's ClusterIP (10.0.0.1) and clients may dial directly.
+      `subjectAltName = IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,${opts.hostAddress ? `IP:${opts.hostAddress},` : ''}DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
     ]),
     signed(dir, 'admin', { cn: 'admin', o: 'system:masters' }, pki, ['extendedKeyUsage = clientAuth']),
     signed(dir, 'controller-manager', { cn: 'system:kube-controller-manager' }, pki, [
@@ -121,6 +123,21 @@ export async function createPki(dir: string): Promise<Pki> {
     saKey,
   ]);
   return pki;
+}
+
+/**
+ * A client certificate `<name>.crt`/`.key` for user `cn` (group `o`), signed by the cluster CA in
+ * `pkiDir`: kube-proxy (`system:kube-proxy`, bound by the bootstrap role `system:node-proxier`)
+ * and CoreDNS.
+ */
+export async function createClientCertificate(
+  pkiDir: string,
+  name: string,
+  subject: Subject,
+): Promise<{ readonly cert: string; readonly key: string }> {
+  const ca = { caCert: join(pkiDir, 'ca.crt'), caKey: join(pkiDir, 'ca.key') };
+  await signed(pkiDir, name, subject, ca, ['extendedKeyUsage = clientAuth']);
+  return { cert: join(pkiDir, `${name}.crt`), key: join(pkiDir, `${name}.key`) };
 }
 
 /** A real node's kubelet certificates, signed by the cluster CA in `pkiDir`. */

@@ -1,5 +1,5 @@
+import type { ApiPod as Pod } from '@reaper-flow/domain';
 import type { KubeClient } from '@reaper-flow/k8s';
-import type { Pod } from './k8s-types';
 import type { Logger } from './log';
 import { containerEnv } from './pod-env';
 import { ContainerConfigError, PodSources } from './pod-sources';

@@ -1,4 +1,4 @@
-import type { Container, Pod } from './k8s-types';
+import type { Container, ApiPod as Pod } from '@reaper-flow/domain';
 import { fieldValue, type PodSources } from './pod-sources';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -24,7 +24,7 @@ describe('expand', () => {
 describe('containerArgv', () => {
   it('is command then args, each expanded', () => {
     const argv = containerArgv(
-      { name: 'c', command: ['sh', '-c'], args: ['echo $(NAME) $HOME'] },
+      { name: 'c', image: 'none', command: ['sh', '-c'], args: ['echo $(NAME) $HOME'] },
       { NAME: 'x' },
     );
     expect(argv).toEqual(['sh', '-c', 'echo x $HOME']);

@@ -1,5 +1,5 @@
+import type { ConfigMap, KeySelector, ApiPod as Pod, Secret } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
-import type { ConfigMap, KeyRef, Pod, Secret } from './k8s-types';
 
 /**
  * The container cannot be configured (a referenced ConfigMap, Secret or key is missing). `retryable`
@@ -73,15 +73,15 @@ export class PodSources {
     return out;
   }
 
-  async configMapKey(ref: KeyRef): Promise<string | undefined> {
+  async configMapKey(ref: KeySelector): Promise<string | undefined> {
     return this.key('configmap', ref, await this.configMapData(ref.name ?? '', ref.optional));
   }
 
-  async secretKey(ref: KeyRef): Promise<string | undefined> {
+  async secretKey(ref: KeySelector): Promise<string | undefined> {
     return this.key('secret', ref, await this.secretData(ref.name ?? '', ref.optional));
   }
 
-  private key(kind: string, ref: KeyRef, data: Record<string, Buffer> | undefined): string | undefined {
+  private key(kind: string, ref: KeySelector, data: Record<string, Buffer> | undefined): string | undefined {
     if (!data) return undefined;
     const value = data[ref.key];
     if (value === undefined) {

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { Condition, ContainerState, ContainerStatus, Pod, PodStatus } from './k8s-types';
+import type {
+  ContainerState,
+  ContainerStatus,
+  ApiPod as Pod,
+  PodCondition,
+  PodStatus,
+} from '@reaper-flow/domain';
+import { formatTime } from '@reaper-flow/domain';
 
 // Pure builders of the status the stand-in kubelet writes through pods/status (merge patch: lists
 // such as conditions and containerStatuses are replaced whole, so each builder writes them whole).
-
-/** Kubernetes timestamps have second precision. */
-export function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 function containerStatus(pod: Pod, state: ContainerState, ready: boolean): ContainerStatus {
   const container = pod.spec.containers[0];
@@ -24,8 +26,8 @@ function containerStatus(pod: Pod, state: ContainerState, ready: boolean): Conta
   };
 }
 
-function conditions(at: string, ready: boolean, reason?: string): Condition[] {
-  const c = (type: string, status: boolean, why?: string): Condition => ({
+function conditions(at: string, ready: boolean, reason?: string): PodCondition[] {
+  const c = (type: string, status: boolean, why?: string): PodCondition => ({
     type,
     status: status ? 'True' : 'False',
     lastTransitionTime: at,
@@ -88,7 +90,7 @@ export function failedStatus(
   pod: Pod,
   failure: { reason: string; message: string; exitCode: number },
 ): PodStatus {
-  const now = timestamp();
+  const now = formatTime(Date.now());
   return {
     phase: 'Failed',
     reason: failure.reason,

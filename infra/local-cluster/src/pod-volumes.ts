@@ -1,7 +1,13 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, posix } from 'node:path';
+import type {
+  DownwardApiFile,
+  KeyToPath,
+  ApiPod as Pod,
+  ProjectionSource,
+  Volume,
+} from '@reaper-flow/domain';
 import type { KubeClient } from '@reaper-flow/k8s';
-import type { DownwardApiFile, KeyToPath, Pod, ProjectionSource, Volume } from './k8s-types';
 import type { Logger } from './log';
 import { ContainerConfigError, fieldValue, type PodSources } from './pod-sources';
 

@@ -144,6 +144,9 @@ export interface KubeletSettings {
   readonly healthzPort: number;
   /** Seconds; the kubelet renews its Lease every quarter of it. */
   readonly leaseDurationSeconds: number;
+  /** The nameserver of every Pod (the `kube-dns` Service's ClusterIP) and the cluster's domain. */
+  readonly clusterDns: string;
+  readonly clusterDomain: string;
 }
 
 /**
@@ -184,6 +187,8 @@ export function kubeletConfig(node: RealNodeLayout, s: KubeletSettings): string 
       nodeLeaseDurationSeconds: s.leaseDurationSeconds,
       nodeStatusReportFrequency: '1m',
       maxPods: 30,
+      clusterDNS: [s.clusterDns],
+      clusterDomain: s.clusterDomain,
       resolvConf: '/etc/resolv.conf',
       serializeImagePulls: false,
       shutdownGracePeriod: '0s',

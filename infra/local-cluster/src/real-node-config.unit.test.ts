@@ -9,6 +9,8 @@ const settings = {
   port: 40001,
   healthzPort: 40002,
   leaseDurationSeconds: 20,
+  clusterDns: '10.0.0.10',
+  clusterDomain: 'cluster.local',
 };
 
 describe('real node configuration', () => {
@@ -70,6 +72,8 @@ describe('real node configuration', () => {
       containerRuntimeEndpoint: 'unix:///state/real-nodes/real-2/containerd/containerd.sock',
       podLogsDir: '/state/real-nodes/real-2/pod-logs',
       nodeLeaseDurationSeconds: 20,
+      clusterDNS: ['10.0.0.10'],
+      clusterDomain: 'cluster.local',
     });
   });
 });

@@ -1,6 +1,6 @@
+import type { ApiNode as Node } from '@reaper-flow/domain';
 import { type KubeClient, Resources } from '@reaper-flow/k8s';
 import { REAL_NODE_LABEL } from './constants';
-import type { Node } from './k8s-types';
 
 /** The real kubelet nodes, by name. */
 export async function listRealNodes(client: KubeClient): Promise<Node[]> {

@@ -2,6 +2,7 @@
 // state file alone (no API server needed), and the check that nothing is left.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { kubeProxyTables } from './cluster-services';
 import { isAlive, stopGroups } from './daemon';
 import type { Logger } from './log';
 import { mountsUnder, removeDir } from './mounts';
@@ -70,11 +71,13 @@ export async function stopRealNodes(state: ClusterState, log: Logger): Promise<v
 
 /**
  * What of the real nodes `records` is still on the machine: mounts below the state dir, their
- * bridges, cgroups, processes (kubelet, containerd, shims, pods) and libcni cache files. Empty
+ * bridges, cgroups, processes (kubelet, containerd, shims, pods), libcni cache files and
+ * kube-proxy's nftables tables. Empty
  * after a complete `down`.
  */
 export function realNodeLeftovers(stateDir: string, records: readonly RealNodeRecord[]): string[] {
   const left = mountsUnder(stateDir).map((m) => `mount ${m}`);
+  if (records.length > 0) left.push(...kubeProxyTables().map((t) => `nftables ${t} (kube-proxy)`));
   for (const r of records) {
     const node = realNodeLayout(realNodesRoot(stateDir), r.name, r.slot);
     if (linkExists(node.bridge)) left.push(`bridge ${node.bridge}`);

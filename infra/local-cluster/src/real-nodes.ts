@@ -16,7 +16,8 @@ import {
   isStaticElf,
   PAUSE_IMAGE,
 } from '@reaper-flow/images';
-import { ensureBinaries, ensureDebianPackages, onPath } from './binaries';
+import { ensureBinaries, ensureCoreDns, ensureDebianPackages, onPath } from './binaries';
+import { CLUSTER_DNS_IP, CLUSTER_DOMAIN } from './cluster-services-config';
 import { REAL_NODE_LABEL } from './constants';
 import type { ProcessSpec } from './control-plane';
 import { isAlive, type SpawnedDaemon } from './daemon';
@@ -25,7 +26,7 @@ import type { Logger } from './log';
 import { createNodeCertificates } from './pki';
 import { freePorts } from './ports';
 import { CNI_BIN_DIR, cniConfig, containerdConfig, kubeletConfig, realNodeLayout } from './real-node-config';
-import { createCgroupRoot, freeSlots, hostAddress } from './real-node-host';
+import { createCgroupRoot, freeSlots } from './real-node-host';
 import type { RealNodeRecord } from './state';
 
 const exec = promisify(execFile);
@@ -35,10 +36,13 @@ const REAL_NODE_LEASE_SECONDS = 20;
 
 /**
  * Installs what real nodes need when it is missing (Debian's containerd, runc, CNI plugins,
- * busybox-static for the placeholder image, gcc for the pause program) and builds kubelet into the
- * binary cache (with the control plane's binaries, if they are missing too). Returns both.
+ * busybox-static for the placeholder image, gcc for the pause program, nftables for kube-proxy) and
+ * builds kubelet and kube-proxy into the binary cache (with the control plane's binaries, if they
+ * are missing too) and CoreDNS into its own. Returns their paths.
  */
-export async function ensureRealNodeDeps(log: Logger): Promise<{ binDir: string; kubelet: string }> {
+export async function ensureRealNodeDeps(
+  log: Logger,
+): Promise<{ binDir: string; kubelet: string; coredns: string }> {
   await ensureDebianPackages(
     [
       {
@@ -51,11 +55,15 @@ export async function ensureRealNodeDeps(log: Logger): Promise<{ binDir: string;
       { name: 'gcc', present: () => onPath('gcc') !== undefined },
       { name: 'libc6-dev', present: () => existsSync('/usr/lib/x86_64-linux-gnu/libc.a') },
       { name: 'iproute2', present: () => onPath('ip') !== undefined },
+      // kube-proxy's nftables mode runs `nft`.
+      { name: 'nftables', present: () => onPath('nft') !== undefined },
     ],
     log,
   );
-  const binDir = await ensureBinaries(['kubelet']);
-  return { binDir, kubelet: join(binDir, 'kubelet') };
+  // One after the other: both compile Go, and two cold builds at once only thrash 2 cores.
+  const binDir = await ensureBinaries(['kubelet', 'kube-proxy']);
+  const coredns = await ensureCoreDns();
+  return { binDir, kubelet: join(binDir, 'kubelet'), coredns };
 }
 
 function staticBusybox(): boolean {
@@ -72,6 +80,8 @@ export interface StartRealNodesOptions {
   readonly pkiDir: string;
   readonly apiserverUrl: string;
   readonly kubelet: string;
+  /** The machine's address: every node's InternalIP. */
+  readonly hostAddress: string;
   /** Starts a process and records it in the cluster's state (so a failed start is cleaned up). */
   readonly start: (spec: ProcessSpec) => Promise<SpawnedDaemon>;
   /** Records a node in the state before it changes anything on the host. */
@@ -90,7 +100,7 @@ export function realNodesRoot(stateDir: string): string {
  */
 export async function startRealNodes(opts: StartRealNodesOptions): Promise<RealNodeRecord[]> {
   const t0 = performance.now();
-  const nodeIp = hostAddress();
+  const nodeIp = opts.hostAddress;
   const nodeImages = await buildNodeImages();
   opts.log(
     `node images built: ${nodeImages.pause.name} (${kb(nodeImages.pause)}), ${nodeImages.placeholder.name} (${kb(nodeImages.placeholder)})`,
@@ -173,6 +183,8 @@ async function startRealNode(
       port: record.kubeletPort,
       healthzPort: record.healthzPort,
       leaseDurationSeconds: REAL_NODE_LEASE_SECONDS,
+      clusterDns: CLUSTER_DNS_IP,
+      clusterDomain: CLUSTER_DOMAIN,
     }),
   );
   const kubelet = await opts.start({

@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, type KubeClient, Resources } from '@reaper-flow/k8s';
+import type { ApiNode as Node, ApiPod as Pod, PodStatus } from '@reaper-flow/domain';
+import { formatTime } from '@reaper-flow/domain';
+import { ApiError, Informer, type KubeClient, type KubeObject, Resources } from '@reaper-flow/k8s';
 import { DAEMON_JOB_LABEL, OVERLAY_ANNOTATION, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
 import { groupMembers, signalGroup, stopGroups } from './daemon';
 import { faultKey, takeFault } from './faults';
-import type { Node, Pod, PodStatus } from './k8s-types';
 import { KubeletLease, kubeletIdentity } from './kubelet-lease';
 import type { KubeletTls, PodLogRef } from './kubelet-server';
 import { KubeletServers } from './kubelet-servers';
@@ -22,8 +23,7 @@ import { PodLogWriter } from './pod-log';
 import { killOrphanedPods, writePidFile } from './pod-pids';
 import { detectSandbox, type SandboxMode, sandboxCommand } from './pod-sandbox';
 import { ContainerConfigError } from './pod-sources';
-import { exitedStatus, failedStatus, runningStatus, timestamp, waitingStatus } from './pod-status';
-import { runWatch } from './resource-watch';
+import { exitedStatus, failedStatus, runningStatus, waitingStatus } from './pod-status';
 
 /** How soon a Pod start that met a transient API error is tried again. */
 const START_RETRY_MS = 500;
@@ -103,7 +103,6 @@ export class StandInKubelet {
   /** Our pods bound to a node not (yet) known as simulated, by uid. */
   private readonly waiting = new Map<string, Pod>();
   private readonly pods = new Map<string, Entry>();
-  private readonly abort = new AbortController();
   private readonly lease: KubeletLease;
   private readonly log: Logger;
   private sandbox: SandboxMode = 'direct';
@@ -112,7 +111,8 @@ export class StandInKubelet {
   /** Records of the overlay namespace helpers this kubelet used (stopped with it). */
   private readonly helpers = new Set<string>();
   private stopping = false;
-  private watches: Promise<void>[] = [];
+  /** The node and pod informers, stopped with the kubelet. */
+  private readonly informers: Pick<Informer<KubeObject>, 'stop'>[] = [];
 
   private constructor(private readonly opts: StandInKubeletOptions) {
     this.log = opts.log ?? stderrLogger('stand-in-kubelet');
@@ -142,27 +142,29 @@ export class StandInKubelet {
     // A predecessor that crashed may have left pod processes running: they are stopped, and their
     // pods are then marked Failed below like any Running pod without a process.
     await killOrphanedPods(stateLayout(opts.stateDir).nodesDir);
-    const { signal } = kubelet.abort;
-    const nodeWatch = runWatch<Node>(
-      opts.client,
-      Resources.nodes,
-      { upsert: (n) => kubelet.onNode(n), remove: (n) => kubelet.onNodeGone(n.metadata.name) },
-      { signal, log: kubelet.log, labelSelector: `${SIMULATED_LABEL}=true` },
+    await kubelet.watch(
+      new Informer<Node>({
+        kube: opts.client,
+        resource: Resources.nodes,
+        labelSelector: `${SIMULATED_LABEL}=true`,
+        handler: async ({ type, object }) =>
+          type === 'DELETED' ? kubelet.onNodeGone(object.metadata.name) : kubelet.onNode(object),
+        onError: (err) => kubelet.log(`watch nodes failed (${(err as Error).message}); retrying`),
+      }),
     );
-    kubelet.watches.push(nodeWatch.done);
-    await nodeWatch.synced;
     if (opts.nodeLeases) {
       kubelet.nodeLeases = new NodeLeases(opts.client, () => kubelet.nodeUids, kubelet.log);
       kubelet.nodeLeases.start();
     }
-    const podWatch = runWatch<Pod>(
-      opts.client,
-      Resources.pods,
-      { upsert: (p) => kubelet.onPod(p), remove: (p) => kubelet.onPodGone(p) },
-      { signal, log: kubelet.log },
+    await kubelet.watch(
+      new Informer<Pod>({
+        kube: opts.client,
+        resource: Resources.pods,
+        handler: async ({ type, object }) =>
+          type === 'DELETED' ? kubelet.onPodGone(object) : kubelet.onPod(object),
+        onError: (err) => kubelet.log(`watch pods failed (${(err as Error).message}); retrying`),
+      }),
     );
-    kubelet.watches.push(podWatch.done);
-    await podWatch.synced;
     kubelet.log(
       `serving pods of runtimeClass ${RUNTIME_CLASS} on simulated nodes (sandbox: ${kubelet.sandbox})`,
     );
@@ -173,14 +175,29 @@ export class StandInKubelet {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.abort.abort();
+    const watchesStopped = Promise.allSettled(this.informers.map((i) => i.stop()));
     this.lease.stopRenewing();
     this.nodeLeases?.stop();
     await stopGroups(this.runningGroups(), KILL_GRACE_MS);
     for (const record of this.helpers) stopHelper(record);
-    await Promise.allSettled(this.watches);
+    await watchesStopped;
     await this.servers?.close();
     await this.lease.release().catch((err: Error) => this.log(`releasing the lease: ${err.message}`));
+  }
+
+  /**
+   * Starts `informer` (stopped with the kubelet) and waits for its first list; a first list that
+   * fails fails the start.
+   */
+  private async watch<T extends KubeObject>(informer: Informer<T>): Promise<void> {
+    this.informers.push(informer);
+    informer.start();
+    try {
+      await informer.whenSynced({ failOnError: true });
+    } catch (err) {
+      await informer.stop();
+      throw err;
+    }
   }
 
   /** For process exit handlers (cannot await): SIGKILL every pod process now. */
@@ -388,7 +405,7 @@ export class StandInKubelet {
         log.close();
         return this.settle(entry);
       }
-      const startedAt = timestamp();
+      const startedAt = formatTime(Date.now());
       // Through pipes into the CRI log (not the file directly): each line gets its time and stream.
       const child = spawn(cmd.command, cmd.args, {
         cwd: cmd.cwd,
@@ -445,7 +462,7 @@ export class StandInKubelet {
     void rm(nodeLayout(this.opts.stateDir, entry.node).pidFile(entry.uid), { force: true });
     // On shutdown the pod keeps its Running status; the next kubelet marks it "kubelet restarted".
     if (!this.stopping && !entry.deleting) {
-      const finishedAt = timestamp();
+      const finishedAt = formatTime(Date.now());
       this.writeStatus(
         entry,
         exit.error

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { removeKubeProxyRules } from './cluster-services';
 import { isAlive, stopGroups } from './daemon';
 import { type Logger, stderrLogger } from './log';
 import { removeDir } from './mounts';
@@ -9,6 +10,9 @@ import { CLUSTER_PROCESS_NAMES } from './redis-cluster';
 import { readState } from './state';
 
 // Kept free of the Kubernetes client so `down` starts fast.
+
+/** The host services of a cluster with real nodes (cluster-services.ts). */
+const CLUSTER_SERVICE_PROCESSES = ['kube-proxy', 'coredns'];
 
 /** Redis, with Sentinel its replicas and sentinels, as a Cluster its other nodes (storage: stopped last). */
 const REDIS_PROCESSES = [
@@ -41,6 +45,15 @@ export async function stopLocalCluster(
   // storage last (an API server whose etcd is gone hangs in its graceful shutdown until SIGKILL).
   await stage(['stand-in-kubelet']);
   await killOrphanedPods(stateLayout(stateDir).nodesDir);
+  // kube-proxy and CoreDNS (real nodes only), then kube-proxy's rules, which outlive it (the real
+  // nodes' leftover check looks for them).
+  await stage(CLUSTER_SERVICE_PROCESSES);
+  const rulesError = state.realNodes
+    ? await removeKubeProxyRules().then(
+        () => undefined,
+        (err: Error) => err,
+      )
+    : undefined;
   // Real nodes next (they need no API server); a failure is reported after the rest is stopped.
   const realNodesError = await stopRealNodes(state, log).then(
     () => undefined,
@@ -50,6 +63,7 @@ export async function stopLocalCluster(
     `kubelet-${n.name}`,
     `containerd-${n.name}`,
   ]);
+
   await stage(['kube-scheduler', 'kube-controller-manager']);
   await stage(['kube-apiserver']);
   await stage(['etcd', ...REDIS_PROCESSES]);
@@ -61,14 +75,16 @@ export async function stopLocalCluster(
     'etcd',
     ...REDIS_PROCESSES,
     ...realNodeProcesses,
+    ...CLUSTER_SERVICE_PROCESSES,
   ]);
   await stage(alive.filter((p) => !known.has(p.name)).map((p) => p.name));
   for (const dir of state.dataDirs) await removeDir(dir);
   const layout = stateLayout(stateDir);
   await rm(layout.kubeconfig, { force: true });
-  if (realNodesError) {
+  const failure = realNodesError ?? rulesError;
+  if (failure) {
     // state.json stays: a second `down` retries what is left of the real nodes.
-    throw new Error(`real nodes not fully removed: ${realNodesError.message}`, { cause: realNodesError });
+    throw new Error(`real nodes not fully removed: ${failure.message}`, { cause: failure });
   }
   await rm(layout.stateFile, { force: true });
   return true;

@@ -21,4 +21,5 @@ export * from './reaper-pod/event-reasons';
 export * from './reaper-pod/overlay-gate';
 export * from './schemas/index';
 export * from './status/status-values';
+export * from './time';
 export * from './translate/index';

@@ -1,8 +1,10 @@
 /**
- * Minimal, hand-written shapes of the Kubernetes objects the domain builds or reads. Only the
- * fields reaper-flow uses are listed. Objects arrive as JSON (KubeClient's REST calls, the world
- * store), so timestamps are RFC 3339 strings; read-side timestamps also accept a Date, which the
- * readers format the same way (nothing in reaper-flow deserializes into the typed client's models).
+ * Minimal, hand-written shapes of the Kubernetes objects reaper-flow builds or reads: the one source
+ * for the engine and the local cluster (its stand-in kubelet and simulated Nodes read and write the
+ * same objects). Only the fields in use are listed. Objects arrive as JSON (KubeClient's REST calls,
+ * the world store), so timestamps are RFC 3339 strings; read-side timestamps also accept a Date,
+ * which the readers format the same way (nothing in reaper-flow deserializes into the typed client's
+ * models).
  */
 
 /** An RFC 3339 timestamp string (as read from JSON), or a Date. */
@@ -40,6 +42,13 @@ export interface KeySelector {
 export interface EnvVarSource {
   readonly secretKeyRef?: KeySelector;
   readonly configMapKeyRef?: KeySelector;
+  readonly fieldRef?: { readonly fieldPath: string };
+}
+
+export interface EnvFromSource {
+  readonly prefix?: string;
+  readonly configMapRef?: { readonly name: string; readonly optional?: boolean };
+  readonly secretRef?: { readonly name: string; readonly optional?: boolean };
 }
 
 export interface EnvVar {
@@ -52,6 +61,7 @@ export interface VolumeMount {
   readonly name: string;
   readonly mountPath: string;
   readonly readOnly?: boolean;
+  readonly subPath?: string;
 }
 
 export interface SecurityContext {
@@ -65,17 +75,46 @@ export interface Container {
   readonly command?: readonly string[];
   readonly args?: readonly string[];
   readonly env?: readonly EnvVar[];
+  readonly envFrom?: readonly EnvFromSource[];
   readonly workingDir?: string;
   readonly volumeMounts?: readonly VolumeMount[];
   readonly securityContext?: SecurityContext;
 }
 
+export interface KeyToPath {
+  readonly key: string;
+  readonly path: string;
+}
+
+export interface DownwardApiFile {
+  readonly path: string;
+  readonly fieldRef?: { readonly fieldPath: string };
+}
+
+interface KeysOf {
+  readonly items?: readonly KeyToPath[];
+  readonly optional?: boolean;
+}
+
+export interface ProjectionSource {
+  readonly configMap?: { readonly name: string } & KeysOf;
+  readonly secret?: { readonly name: string } & KeysOf;
+  readonly downwardAPI?: { readonly items?: readonly DownwardApiFile[] };
+  readonly serviceAccountToken?: {
+    readonly path: string;
+    readonly audience?: string;
+    readonly expirationSeconds?: number;
+  };
+}
+
 export interface Volume {
   readonly name: string;
-  readonly configMap?: { readonly name: string };
-  readonly secret?: { readonly secretName: string };
+  readonly configMap?: { readonly name: string } & KeysOf;
+  readonly secret?: { readonly secretName: string } & KeysOf;
   readonly hostPath?: { readonly path: string; readonly type?: string };
   readonly emptyDir?: Readonly<Record<string, never>>;
+  readonly projected?: { readonly sources?: readonly ProjectionSource[] };
+  readonly downwardAPI?: { readonly items?: readonly DownwardApiFile[] };
 }
 
 export interface Toleration {
@@ -88,6 +127,7 @@ export interface Toleration {
 
 export interface PodSpec {
   readonly runtimeClassName?: string;
+  readonly serviceAccountName?: string;
   readonly containers: readonly Container[];
   readonly volumes?: readonly Volume[];
   readonly nodeSelector?: Readonly<Record<string, string>>;
@@ -123,7 +163,11 @@ export interface ContainerStatus {
   readonly name: string;
   readonly state?: ContainerState;
   readonly ready?: boolean;
+  readonly started?: boolean;
   readonly restartCount?: number;
+  readonly image?: string;
+  readonly imageID?: string;
+  readonly containerID?: string;
 }
 
 /** Kubernetes Pod phases; the API may still send other strings, so `PodStatus.phase` is a string. */
@@ -134,6 +178,8 @@ export interface PodStatus {
   readonly message?: string;
   readonly reason?: string;
   readonly startTime?: K8sTime;
+  readonly hostIP?: string;
+  readonly podIP?: string;
   /** PodScheduled (written by the kube-scheduler), Ready, ... */
   readonly conditions?: readonly PodCondition[];
   readonly containerStatuses?: readonly ContainerStatus[];
@@ -144,6 +190,7 @@ export interface PodCondition {
   readonly status: string;
   readonly reason?: string;
   readonly message?: string;
+  readonly lastTransitionTime?: K8sTime;
 }
 
 /** A Pod as the domain builds it: metadata and spec always present. */
@@ -177,10 +224,34 @@ export interface NodeCondition {
   readonly lastHeartbeatTime?: K8sTime;
 }
 
+export interface NodeSystemInfo {
+  readonly bootID: string;
+  readonly machineID: string;
+  readonly systemUUID: string;
+  readonly kernelVersion: string;
+  readonly osImage: string;
+  readonly containerRuntimeVersion: string;
+  readonly kubeletVersion: string;
+  readonly kubeProxyVersion?: string;
+  readonly operatingSystem: string;
+  readonly architecture: string;
+}
+
+export interface NodeStatus {
+  readonly conditions?: readonly NodeCondition[];
+  readonly nodeInfo?: NodeSystemInfo;
+  readonly capacity?: Readonly<Record<string, string>>;
+  readonly allocatable?: Readonly<Record<string, string>>;
+  readonly addresses?: readonly { readonly type: string; readonly address: string }[];
+  readonly daemonEndpoints?: { readonly kubeletEndpoint?: { readonly Port?: number } };
+}
+
 export interface Node {
+  readonly apiVersion?: string;
+  readonly kind?: string;
   readonly metadata?: ObjectMeta;
   readonly spec?: { readonly unschedulable?: boolean; readonly taints?: readonly Taint[] };
-  readonly status?: { readonly conditions?: readonly NodeCondition[] };
+  readonly status?: NodeStatus;
 }
 
 /** metav1.Condition as the API serializes it. */
@@ -192,3 +263,33 @@ export interface Condition {
   readonly lastTransitionTime: string;
   readonly observedGeneration?: number;
 }
+
+export interface ConfigMap {
+  readonly metadata?: ObjectMeta;
+  readonly data?: Readonly<Record<string, string>>;
+  readonly binaryData?: Readonly<Record<string, string>>;
+}
+
+export interface Secret {
+  readonly metadata?: ObjectMeta;
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+/**
+ * An object as the API server returns it: metadata with a name is always there; apiVersion and kind
+ * may not be (the items of a list leave them out).
+ */
+export type FromApi<T extends { readonly metadata?: ObjectMeta }> = Omit<
+  T,
+  'apiVersion' | 'kind' | 'metadata'
+> & {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: ObjectMeta & { readonly name: string };
+};
+
+/** A Node read from the API (the local cluster's simulated Nodes, the stand-in kubelet). */
+export type ApiNode = FromApi<Node>;
+
+/** A Pod read from the API (the stand-in kubelet runs them). */
+export type ApiPod = FromApi<Pod>;

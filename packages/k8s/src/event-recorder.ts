@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { formatTime } from '@reaper-flow/domain';
 import type { KubeClient } from './client';
 import { isApiError, isNamespaceTerminating } from './errors';
 import { Resources } from './resources';
@@ -45,11 +46,6 @@ interface Aggregate {
 
 /** core/v1 Event messages are cut here, like client-go does, so a long message cannot be refused. */
 const MAX_MESSAGE = 1024;
-
-/** RFC 3339 with second precision, as metav1.Time serializes. */
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /**
  * Writes core/v1 Events, like client-go's EventRecorder with its simple aggregation: a repeat of
@@ -119,7 +115,7 @@ export class EventRecorder {
           Resources.events,
           seen.name,
           'merge',
-          { count: seen.count + 1, lastTimestamp: timestamp(now) },
+          { count: seen.count + 1, lastTimestamp: formatTime(now) },
           { namespace: seen.namespace },
         );
         seen.count += 1;
@@ -154,8 +150,8 @@ export class EventRecorder {
         source: { component: this.opts.component, host: this.host },
         reportingComponent: this.opts.component,
         reportingInstance: this.host,
-        firstTimestamp: timestamp(now),
-        lastTimestamp: timestamp(now),
+        firstTimestamp: formatTime(now),
+        lastTimestamp: formatTime(now),
         count: 1,
       },
       { namespace },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ReaperError } from '@reaper-flow/domain';
 import type { KubeClient, WatchEvent } from './client';
 import { ApiError, isApiError } from './errors';
@@ -123,7 +124,7 @@ export class Informer<T extends KubeObject> {
   private resyncRunning = false;
   /** Serialises handler calls (watch events and resyncs) so the handler sees one change at a time. */
   private tail: Promise<unknown> = Promise.resolve();
-  private syncWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private syncWaiters: { resolve: () => void; reject: (err: unknown) => void; failOnError: boolean }[] = [];
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
@@ -178,11 +179,16 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** Resolves once synced; rejects if the informer stops first. */
-  whenSynced(): Promise<void> {
+  /**
+   * Resolves once synced; rejects if the informer stops first. With `failOnError`, also rejects with
+   * the first error the informer meets before it has synced (it goes on retrying: stop it if the
+   * caller gives up), for a tool that should fail at start rather than wait for the API server.
+   */
+  whenSynced(opts: { readonly failOnError?: boolean } = {}): Promise<void> {
     if (this.isSynced) return Promise.resolve();
     if (this.abort.signal.aborted) return Promise.reject(new InformerError('Stopped', 'informer stopped'));
-    return new Promise((resolve, reject) => this.syncWaiters.push({ resolve, reject }));
+    const failOnError = opts.failOnError === true;
+    return new Promise((resolve, reject) => this.syncWaiters.push({ resolve, reject, failOnError }));
   }
 
   /**
@@ -234,6 +240,7 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (signal.aborted) break;
         this.opts.onError?.(err, this.current);
+        if (!this.isSynced) this.failSyncWaiters(err);
         if (isApiError(err, 'Gone') || isTooLargeResourceVersion(err)) {
           // The version was compacted away (or is newer than this server has, e.g. a stored version
           // from a restored or replaced etcd): only a fresh list can tell what changed meanwhile.
@@ -244,7 +251,7 @@ export class Informer<T extends KubeObject> {
         }
         this.failures += 1;
         this.setState('Backoff', err);
-        await sleep(this.backoffDelay(), signal);
+        await sleep(this.backoffDelay(), undefined, { signal }).catch(() => undefined);
       }
     }
   }
@@ -394,6 +401,13 @@ export class Informer<T extends KubeObject> {
     return run;
   }
 
+  private failSyncWaiters(err: unknown): void {
+    const failing = this.syncWaiters.filter((w) => w.failOnError);
+    if (failing.length === 0) return;
+    this.syncWaiters = this.syncWaiters.filter((w) => !w.failOnError);
+    for (const w of failing) w.reject(err);
+  }
+
   private markSynced(): void {
     if (this.isSynced) return;
     this.isSynced = true;
@@ -418,18 +432,4 @@ function isTooLargeResourceVersion(err: unknown): boolean {
     causes.some((c) => c.reason === 'ResourceVersionTooLarge') ||
     /too large resource version/i.test(err.message)
   );
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -447,4 +447,25 @@ describe('Informer', () => {
     await expect(synced).rejects.toMatchObject({ code: 'informer.Stopped' });
     expect(informer.synced).toBe(false);
   });
+
+  it('whenSynced with failOnError rejects with the first error before the first list', {
+    timeout: 10_000,
+  }, async () => {
+    const api = new FakeApi();
+    api.down = true;
+    const informer = new Informer<Obj>({
+      kube: api,
+      resource: Resources.configMaps,
+      handler: async () => undefined,
+      backoff: fastBackoff,
+    });
+    informer.start();
+    const patient = informer.whenSynced();
+    await expect(informer.whenSynced({ failOnError: true })).rejects.toMatchObject({ code: 'Network' });
+    // Without the option the wait goes on, and ends when the API server answers.
+    api.down = false;
+    await patient;
+    expect(informer.synced).toBe(true);
+    await informer.stop();
+  });
 });

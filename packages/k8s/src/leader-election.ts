@@ -1,13 +1,9 @@
-import { ReaperError } from '@reaper-flow/domain';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatMicroTime, ReaperError } from '@reaper-flow/domain';
 import { z } from 'zod';
 import type { KubeClient } from './client';
 import { isApiError } from './errors';
 import { Resources } from './resources';
-
-/** Formats epoch ms as a Kubernetes MicroTime ("2006-01-02T15:04:05.000000Z"). */
-export function formatMicroTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 const LeaseSpec = z.looseObject({
   holderIdentity: z.string().nullish(),
@@ -195,7 +191,8 @@ export class LeaderElector {
       else if (result === 'held') wait = this.isLeader() ? renewIntervalMs : 0;
       // Failing to renew: try again soon, but never sleep past the renew deadline.
       else wait = Math.max(0, Math.min(this.retryMs, this.lastRenew + this.renewDeadlineMs - this.clock()));
-      await sleep(wait, signal);
+      // An abort ends the wait early; the loop's condition then stops it.
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
     }
   }
 
@@ -350,19 +347,5 @@ function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise
   return Promise.race([p, timeout]).finally(() => {
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,27 +1,14 @@
+import { encodeInboxCommand, type InboxCommand } from '@reaper-flow/domain';
 import { RedisKeys } from './names';
 import type { RedisClient } from './redis';
-
-/** What the DaemonJob reconciler keeps per job between reconciles. */
-export interface DaemonJobSnapshot<S> {
-  /** Bumped by every save; a save with a stale version is refused (compare-and-set). */
-  readonly version: number;
-  readonly state: S;
-  /** Stream id of the last inbox entry folded into `state`. */
-  readonly inboxCursor: string;
-  /** Epoch ms of the last status write, and a fingerprint of what was written (coalescing). */
-  readonly lastStatusWriteAt: number;
-  readonly lastStatusHash: string;
-  /** uid of the DaemonJob incarnation this state belongs to. */
-  readonly uid: string;
-}
-
-export interface InboxEntry {
-  readonly id: string;
-  /** The entry's `command` field as JSON; `undefined` when it is missing or not JSON. */
-  readonly command: unknown;
-  /** The field as stored, for a log line about an entry that could not be read. */
-  readonly raw: string | undefined;
-}
+import { defineScript, type LuaScript, type ScriptCommand } from './scripts';
+import {
+  type DaemonJobSnapshot,
+  decodeInboxEntry,
+  decodeSnapshot,
+  encodeSnapshot,
+  type InboxEntry,
+} from './stored-data';
 
 // KEYS: snapshot, log, inbox, version, runs, progress.
 // ARGV: expectedVersion, snapshotJson, inboxCursor, logMaxLen, nSet, nDel, nEvents, nProgressSet,
@@ -31,7 +18,10 @@ export interface InboxEntry {
 // the check does not decode a snapshot that is large on big clusters), keeps the node -> current
 // run index and the progress index (what dependents gate on) in step, appends the new domain events
 // to the job's log (clearing an expiry left by a deleted namesake), and trims the inbox entries already folded in, atomically.
-const SAVE_SCRIPT = `
+const SAVE_SCRIPT: LuaScript = {
+  name: 'reaperDaemonJobSave',
+  numberOfKeys: 6,
+  lua: `
 local currentVersion = tonumber(redis.call('GET', KEYS[4]) or '0')
 if currentVersion ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -68,14 +58,19 @@ if ARGV[3] ~= '0-0' then
   redis.call('XTRIM', KEYS[3], 'MINID', ms .. '-' .. tostring(tonumber(seq) + 1))
 end
 return 1
-`;
+`,
+};
 
 // KEYS: the job's suspended-waits hash, the index of jobs with any. ARGV: node, runId, `<ns>/<name>`.
-const CLEAR_SUSPENDED_SCRIPT = `
+const CLEAR_SUSPENDED_SCRIPT: LuaScript = {
+  name: 'reaperDaemonJobClearSuspendedWait',
+  numberOfKeys: 2,
+  lua: `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
 return 1
-`;
+`,
+};
 
 /** Changes to a hash index saved with a snapshot (node -> current run, or node -> progress). */
 export interface RunIndexChanges {
@@ -104,11 +99,17 @@ const NO_CHANGES: RunIndexChanges = { set: {}, del: [] };
  * records a cursor past it.
  */
 export class DaemonJobStore {
+  private readonly saveScript: ScriptCommand;
+  private readonly clearSuspendedScript: ScriptCommand;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly logMaxLen: number,
-  ) {}
+  ) {
+    this.saveScript = defineScript(redis, SAVE_SCRIPT);
+    this.clearSuspendedScript = defineScript(redis, CLEAR_SUSPENDED_SCRIPT);
+  }
 
   private keys(namespace: string, name: string) {
     return RedisKeys.djob(this.prefix, namespace, name);
@@ -119,28 +120,32 @@ export class DaemonJobStore {
     return RedisKeys.djobsWithSuspendedWaits(this.prefix);
   }
 
-  async load<S>(namespace: string, name: string): Promise<DaemonJobSnapshot<S> | undefined> {
-    const text = await this.redis.get(this.keys(namespace, name).snapshot);
-    return text ? (JSON.parse(text) as DaemonJobSnapshot<S>) : undefined;
+  /**
+   * The job's saved state, parsed (a snapshot of the previous release is migrated). Throws
+   * UnreadableStoredDataError (terminal, naming the key and what to do) for one that does not parse
+   * or was written in a newer format: it is never misread.
+   */
+  async load(namespace: string, name: string): Promise<DaemonJobSnapshot | undefined> {
+    const k = this.keys(namespace, name);
+    const text = await this.redis.get(k.snapshot);
+    return text ? decodeSnapshot(text, k) : undefined;
   }
 
   /** Saves `next` if the stored version is still `expectedVersion`; returns false on a lost race. */
-  async save<S>(
+  async save(
     namespace: string,
     name: string,
     expectedVersion: number,
-    next: Omit<DaemonJobSnapshot<S>, 'version'>,
+    next: Omit<DaemonJobSnapshot, 'version'>,
     events: readonly unknown[],
     runs: RunIndexChanges = NO_CHANGES,
     progress: RunIndexChanges = NO_CHANGES,
   ): Promise<boolean> {
     const k = this.keys(namespace, name);
-    const snapshot: DaemonJobSnapshot<S> = { ...next, version: expectedVersion + 1 };
+    const snapshot: DaemonJobSnapshot = { ...next, version: expectedVersion + 1 };
     const sets = Object.entries(runs.set);
     const progressSets = Object.entries(progress.set);
-    const ok = await this.redis.eval(
-      SAVE_SCRIPT,
-      6,
+    const ok = await this.saveScript(
       k.snapshot,
       k.log,
       k.inbox,
@@ -148,7 +153,7 @@ export class DaemonJobStore {
       k.runs,
       k.progress,
       String(expectedVersion),
-      JSON.stringify(snapshot),
+      encodeSnapshot(snapshot),
       next.inboxCursor,
       String(this.logMaxLen),
       String(sets.length),
@@ -208,9 +213,7 @@ export class DaemonJobStore {
 
   /** Drops a registration (only if it is still `runId`'s); the job leaves the index with its last one. */
   async clearSuspendedWait(namespace: string, name: string, node: string, runId: string): Promise<void> {
-    await this.redis.eval(
-      CLEAR_SUSPENDED_SCRIPT,
-      2,
+    await this.clearSuspendedScript(
       this.keys(namespace, name).suspended,
       this.suspendedJobsKey,
       node,
@@ -247,37 +250,28 @@ export class DaemonJobStore {
     return (await this.redis.hget(this.keys(namespace, name).runs, node)) ?? undefined;
   }
 
-  /** Appends a command from a node-run worker; the job's next reconcile folds it in. */
-  async appendInbox(namespace: string, name: string, command: unknown): Promise<string> {
+  /** Appends a command from a node-run worker (with its format version); the job's next reconcile folds it in. */
+  async appendInbox(namespace: string, name: string, command: InboxCommand): Promise<string> {
     const id = await this.redis.xadd(
       this.keys(namespace, name).inbox,
       '*',
       'command',
-      JSON.stringify(command),
+      JSON.stringify(encodeInboxCommand(command)),
     );
     return id ?? '';
   }
 
+  /**
+   * The inbox entries after `afterId`, parsed (entries of the previous release migrated). Anyone with
+   * Redis access can write here, so an entry that does not parse is returned refused, with an error
+   * naming it, rather than making every reconcile of the job throw.
+   */
   async readInbox(namespace: string, name: string, afterId: string, count = 5000): Promise<InboxEntry[]> {
-    const entries = await this.redis.xrange(
-      this.keys(namespace, name).inbox,
-      `(${afterId}`,
-      '+',
-      'COUNT',
-      count,
-    );
-    // Anyone with Redis access can write here: an entry that is not JSON must not make every
-    // reconcile of the job throw. The caller rejects what does not parse as a command.
+    const key = this.keys(namespace, name).inbox;
+    const entries = await this.redis.xrange(key, `(${afterId}`, '+', 'COUNT', count);
     return entries.map(([id, fields]) => {
       const at = fields.indexOf('command');
-      const raw = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
-      let command: unknown;
-      try {
-        command = raw === undefined ? undefined : (JSON.parse(raw) as unknown);
-      } catch {
-        command = undefined;
-      }
-      return { id, command, raw };
+      return decodeInboxEntry(id, at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined, key);
     });
   }
 

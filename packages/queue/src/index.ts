@@ -10,4 +10,5 @@ export * from './redis-health';
 export * from './run-flows';
 export * from './run-slots';
 export * from './run-workers';
+export * from './stored-data';
 export * from './world-store';

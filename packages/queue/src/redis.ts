@@ -37,6 +37,25 @@ export interface RedisConnectionOptions {
   readonly cluster?: ClusterConnectionOptions | undefined;
 }
 
+/**
+ * Resolves once `redis` is connected (at once if it already is); rejects after `timeoutMs`. A
+ * producer connection fails fast while disconnected, so an app waits for this before its first read.
+ */
+export async function redisReady(redis: RedisClient, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis not ready after ${timeoutMs} ms (status ${redis.status})`));
+    }, timeoutMs);
+    redis.once('ready', onReady);
+  });
+}
+
 /** `host:port` -> `{host, port}` (the config schema has checked the form). */
 export function parseAddress(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');

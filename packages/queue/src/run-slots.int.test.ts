@@ -22,4 +22,15 @@ describe('RunSlots on real Redis', () => {
     expect(await slots.release('ns', 'job', 'r1|a')).toBeUndefined();
     expect(await slots.release('ns', 'job', 'r1|b')).toBe('r1|d');
   });
+
+  it('a script the server has forgotten (SCRIPT FLUSH, as after a restart) is sent again', {
+    timeout: 10_000,
+  }, async () => {
+    const slots = new RunSlots(redis, `{rf-test-${randomUUID().slice(0, 8)}}`);
+    expect(await slots.acquire('ns', 'job', 'r1|a', 1)).toBe(true);
+    await redis.script('FLUSH');
+    expect(await slots.acquire('ns', 'job', 'r1|b', 1)).toBe(false);
+    expect(await slots.release('ns', 'job', 'r1|a')).toBe('r1|b');
+    expect(await slots.holders('ns', 'job')).toEqual([]);
+  });
 });

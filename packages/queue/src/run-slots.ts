@@ -1,9 +1,13 @@
 import { RedisKeys } from './names';
 import type { RedisClient } from './redis';
+import { defineScript, type LuaScript, type ScriptCommand } from './scripts';
 
 // KEYS: holders (zset), waiters (zset). ARGV: member, max, now.
 // Holds a slot if one is free (or already held); otherwise joins the waiters, oldest first.
-const ACQUIRE = `
+const ACQUIRE: LuaScript = {
+  name: 'reaperSlotAcquire',
+  numberOfKeys: 2,
+  lua: `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
@@ -12,16 +16,21 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
 return 0
-`;
+`,
+};
 
 // KEYS: holders, waiters. ARGV: member. Frees the slot and returns the oldest waiter to wake.
-const RELEASE = `
+const RELEASE: LuaScript = {
+  name: 'reaperSlotRelease',
+  numberOfKeys: 2,
+  lua: `
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if removed == 0 then return false end
 local next = redis.call('ZRANGE', KEYS[2], 0, 0)
 return next[1] or false
-`;
+`,
+};
 
 /**
  * "Max nodes in flight per job" (rollout throttle): a counting semaphore per DaemonJob in Redis.
@@ -30,10 +39,16 @@ return next[1] or false
  * Acquire is idempotent (a redelivered step keeps its slot), release too.
  */
 export class RunSlots {
+  private readonly acquireScript: ScriptCommand;
+  private readonly releaseScript: ScriptCommand;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.acquireScript = defineScript(redis, ACQUIRE);
+    this.releaseScript = defineScript(redis, RELEASE);
+  }
 
   private keys(namespace: string, job: string): [string, string] {
     const keys = RedisKeys.djob(this.prefix, namespace, job);
@@ -43,14 +58,14 @@ export class RunSlots {
   /** True when `member` holds a slot (now or already); false: it was queued as a waiter. */
   async acquire(namespace: string, job: string, member: string, max: number): Promise<boolean> {
     const [holders, waiters] = this.keys(namespace, job);
-    const got = await this.redis.eval(ACQUIRE, 2, holders, waiters, member, String(max), String(Date.now()));
+    const got = await this.acquireScript(holders, waiters, member, String(max), String(Date.now()));
     return got === 1;
   }
 
   /** Frees `member`'s slot; returns the waiter to wake, if any. */
   async release(namespace: string, job: string, member: string): Promise<string | undefined> {
     const [holders, waiters] = this.keys(namespace, job);
-    const next = await this.redis.eval(RELEASE, 2, holders, waiters, member);
+    const next = await this.releaseScript(holders, waiters, member);
     return typeof next === 'string' ? next : undefined;
   }
 

@@ -6,3 +6,4 @@ export * from './logger';
 export * from './metrics';
 export * from './ops-server';
 export * from './redis-health-report';
+export * from './shutdown';

@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import {
   createAfterGraph,
-  type DaemonJobCommand,
   type DaemonJobEvent,
   DaemonJobEventReason,
   type DaemonJobState,
-  type EngineState,
   initialEngineState,
   isActive,
   isPersisted,
   kubeEventsFor,
   maxNodesInFlight,
   nodeOf,
-  parseInboxCommand,
+  type Persisted,
+  type PlanInboxEntry,
   parseReaperDaemonJob,
   planReconcile,
   planStatus,
@@ -24,8 +23,10 @@ import {
 } from '@reaper-flow/domain';
 import { patchStatus, Resources } from '@reaper-flow/k8s';
 import {
+  type DaemonJobSnapshot,
   type DaemonJobStore,
   type InboxEntry,
+  isUnreadableStoredData,
   type RunFlows,
   type RunSlots,
   TerminalReconcileError,
@@ -49,17 +50,23 @@ function newRunId(now: Date): string {
   return `${now.getTime().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
-/** Commands node-run workers may put into a job's inbox. */
-function inboxCommand(entry: InboxEntry, log: Logger): DaemonJobCommand | undefined {
-  const parsed = parseInboxCommand(entry.command);
-  if (parsed.ok) return parsed.value;
-  // Skipped for good (the cursor moves past it), so this is said once, naming the entry.
-  const issues = entry.command === undefined ? ['not a JSON command'] : parsed.issues;
-  log.warn(
-    { inboxEntry: entry.id, raw: entry.raw?.slice(0, 200), issues },
-    `inbox entry ${entry.id} rejected: ${issues.join('; ')}`,
-  );
-  return undefined;
+/**
+ * The inbox entries to fold, in order: a refused entry is skipped (said once, naming it: the cursor
+ * moves past it); the fold stops before an entry in a newer format, which a scheduler of that version
+ * folds later (said on every reconcile until then).
+ */
+function foldableInbox(entries: readonly InboxEntry[], log: Logger): PlanInboxEntry[] {
+  const out: PlanInboxEntry[] = [];
+  for (const entry of entries) {
+    if ('command' in entry) {
+      out.push({ id: entry.id, command: entry.command });
+      continue;
+    }
+    log.warn({ inboxEntry: entry.id, err: entry.refused }, entry.refused.message);
+    if (entry.newer) break;
+    out.push({ id: entry.id, command: undefined });
+  }
+  return out;
 }
 
 /**
@@ -81,7 +88,7 @@ export async function reconcileDaemonJob(
   const { namespace, name, log } = req;
   const raw = await ctx.world.get<Record<string, unknown>>('ReaperDaemonJob', namespace, name);
   if (!raw) {
-    await forgetJob(deps, namespace, name);
+    await forgetJob(deps, namespace, name, log);
     return undefined;
   }
   const parsed = parseReaperDaemonJob(raw);
@@ -94,19 +101,16 @@ export async function reconcileDaemonJob(
   const uid = job.metadata.uid;
 
   // Read.
-  let snapshot = await store.load<EngineState>(namespace, name);
+  let snapshot = await loadSnapshot(ctx, store, job);
   if (snapshot && snapshot.uid !== uid) {
     // A new object with an old name: the old incarnation's runs must not leak into it.
-    await forgetJob(deps, namespace, name);
+    await forgetJob(deps, namespace, name, log);
     snapshot = undefined;
   }
   const version = snapshot?.version ?? 0;
   const previous = snapshot?.state ?? initialEngineState;
   const inboxCursor = snapshot?.inboxCursor ?? '0-0';
-  const inbox = (await store.readInbox(namespace, name, inboxCursor)).map((entry) => ({
-    id: entry.id,
-    command: inboxCommand(entry, log),
-  }));
+  const inbox = foldableInbox(await store.readInbox(namespace, name, inboxCursor), log);
   // Every Node is read only when a Node or the spec changed since the last look (the watcher bumps
   // the Node revision on every relevant Node change, before it enqueues this key).
   const nodesRevision = await ctx.world.revision('Node');
@@ -285,13 +289,51 @@ async function releaseOrphanedSlots(
  * log, the history `kubectl reaper history` reads, expires after queues.retention.deletedJobLogSeconds
  * (a job created again under the name clears the expiry with its first save).
  */
-async function forgetJob(deps: DaemonJobEngineDeps, namespace: string, name: string): Promise<void> {
-  const snapshot = await deps.store.load<EngineState>(namespace, name);
+async function forgetJob(
+  deps: DaemonJobEngineDeps,
+  namespace: string,
+  name: string,
+  log: Logger,
+): Promise<void> {
+  let snapshot: DaemonJobSnapshot | undefined;
+  try {
+    snapshot = await deps.store.load(namespace, name);
+  } catch (err) {
+    if (!isUnreadableStoredData(err)) throw err;
+    // Its runs cannot be listed: their flows stay until retention; the state goes all the same.
+    log.warn({ err }, `forgetting a deleted job whose state cannot be read: ${err.message}`);
+    await deps.store.forget(namespace, name, deps.ctx.config.queues.retention.deletedJobLogSeconds);
+    return;
+  }
   if (!snapshot) return;
   const runIds = new Set<string>(snapshot.state.pendingFlows.map((f) => f.runId));
   for (const node of Object.values(snapshot.state.domain.nodes)) if (node.runId) runIds.add(node.runId);
   for (const runId of runIds) await deps.flows.removeRun(namespace, name, runId);
   await deps.store.forget(namespace, name, deps.ctx.config.queues.retention.deletedJobLogSeconds);
+}
+
+/**
+ * The job's saved state. One that cannot be read (not a snapshot, or from a newer release) is
+ * reported on the job (a Warning Event with the store's message, which names the key and what to
+ * do) and stops this job's reconcile as terminal: the other jobs go on, and a change of this one
+ * reconciles it again.
+ */
+async function loadSnapshot(ctx: SchedulerContext, store: DaemonJobStore, job: Persisted<ReaperDaemonJob>) {
+  try {
+    return await store.load(job.metadata.namespace, job.metadata.name);
+  } catch (err) {
+    if (!isUnreadableStoredData(err)) throw err;
+    const { apiVersion, kind, metadata } = job;
+    const involved = {
+      apiVersion,
+      kind,
+      name: metadata.name,
+      namespace: metadata.namespace,
+      uid: metadata.uid,
+    };
+    await ctx.recorder.record(involved, 'Warning', DaemonJobEventReason.StateUnreadable, err.message);
+    throw new TerminalReconcileError(err.message, { cause: err });
+  }
 }
 
 async function reportInvalid(ctx: SchedulerContext, raw: Record<string, unknown>, issues: readonly string[]) {

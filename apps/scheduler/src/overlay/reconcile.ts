@@ -2,12 +2,12 @@ import {
   busyNodes,
   type DecidedEvent,
   decideOverlay,
+  formatTime,
   OverlayEventReason,
   type OverlayNodeEntry,
   parseReaperOverlay,
   REAPER_API_VERSION,
   type ReaperOverlayPhase,
-  rfc3339,
   type StatusCondition,
   type StoredPodView,
   type StoredReaperPodView,
@@ -106,7 +106,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     const conditions = setCondition(
       stored.status?.conditions,
       { type: 'Ready', status: 'False', reason: OverlayEventReason.InvalidSpec, message },
-      rfc3339(ctx.now()),
+      formatTime(ctx.now()),
     );
     if (await writeStatus({ message, conditions }))
       await record({ type: 'Warning', reason: OverlayEventReason.InvalidSpec, message });
@@ -139,7 +139,7 @@ async function reconcileOverlay(ctx: SchedulerContext, req: ReconcileRequest): P
     entries: nodeEntries(stored.status?.nodes),
     busy: busyNodes(name, reaperPods, pods),
     resetRequests,
-    now: rfc3339(ctx.now()),
+    now: formatTime(ctx.now()),
   });
 
   if (decision.addFinalizer) {

@@ -2,6 +2,7 @@ import {
   blockedStatus,
   type DesiredReaperPodStatus,
   type DesiredStatus,
+  formatTime,
   lostPodStatus,
   mirroredStatus,
   type ObservedPod,
@@ -16,7 +17,6 @@ import {
   ReaperPodEventReason,
   type ReaperPodPhase,
   type ReaperPodStatus,
-  rfc3339,
   type StatusCondition,
   setCondition,
   waitingForScheduler,
@@ -66,7 +66,7 @@ class ReaperPodReconcile {
     private readonly stored: StoredReaperPod,
     private readonly ownWrites: OwnStatusWrites,
   ) {
-    this.now = rfc3339(ctx.now());
+    this.now = formatTime(ctx.now());
   }
 
   private involved(): InvolvedObject {

@@ -25,6 +25,7 @@ export const DaemonJobEventReason = {
   DependencyFailedOnNode: 'DependencyFailedOnNode',
   Suspended: 'Suspended',
   Resumed: 'Resumed',
+  StateUnreadable: 'StateUnreadable',
 } as const;
 
 export type DaemonJobEventReason = (typeof DaemonJobEventReason)[keyof typeof DaemonJobEventReason];

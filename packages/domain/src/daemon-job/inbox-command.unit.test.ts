@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInboxCommand } from './inbox-command';
+import { encodeInboxCommand, INBOX_COMMAND_VERSION, parseInboxCommand } from './inbox-command';
 
 const start = {
   type: 'StartNodeRun',
@@ -31,5 +31,30 @@ describe('parseInboxCommand', () => {
 
   it('rejects what is not an object', () => {
     for (const raw of [null, 'StartNodeRun', 42, []]) expect(parseInboxCommand(raw).ok).toBe(false);
+  });
+});
+
+describe('inbox command format versions', () => {
+  it('writes the current version and reads it back as the command', () => {
+    const command = { ...start, type: 'StartNodeRun' as const };
+    const written = encodeInboxCommand(command);
+    expect(written.v).toBe(INBOX_COMMAND_VERSION);
+    expect(parseInboxCommand(JSON.parse(JSON.stringify(written)))).toEqual({ ok: true, value: start });
+  });
+
+  it('reads a command without a version (the previous release) as the current shape', () => {
+    expect(parseInboxCommand(start)).toEqual({ ok: true, value: start });
+  });
+
+  it('refuses a newer version, saying which, and a version that is not one', () => {
+    expect(parseInboxCommand({ ...start, v: 2 })).toEqual({
+      ok: false,
+      newer: 2,
+      issues: ['v: format version 2 is newer than this reaper-flow reads (1)'],
+    });
+    expect(parseInboxCommand({ ...start, v: '1' })).toEqual({
+      ok: false,
+      issues: ['v: not a format version (got "1")'],
+    });
   });
 });

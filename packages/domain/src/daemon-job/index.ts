@@ -37,6 +37,7 @@ export { decide, decideCommand } from './decide';
 export type { CommandResult, Decision, RejectReason, StaleReason } from './decision';
 export { blockMessage, blockReasonName } from './dependency-block';
 export { type EngineState, initialEngineState, type PendingFlow, type RunPodRef } from './engine-state';
+export { engineStateSchema, parseEngineState } from './engine-state-schema';
 export { DaemonJobEventReason } from './event-reasons';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
 export { evolve, fold, UnknownEventError } from './evolve';
@@ -49,7 +50,14 @@ export {
   type NodeRunHistory,
   type NodeRunOutcome,
 } from './history';
-export { inboxCommandSchema, parseInboxCommand } from './inbox-command';
+export {
+  encodeInboxCommand,
+  INBOX_COMMAND_VERSION,
+  type InboxCommand,
+  type InboxCommandRead,
+  inboxCommandSchema,
+  parseInboxCommand,
+} from './inbox-command';
 export { type KubeEventView, kubeEventsFor } from './kube-events';
 export {
   type DependencyOnNode,

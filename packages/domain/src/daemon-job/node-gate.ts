@@ -1,6 +1,7 @@
 // The per-node `after` rule: a job's run on a node starts only once every dependency that targets
 // that node has succeeded there in its newest run. Decided from the dependencies' engine state (their
 // progress index, saved with each snapshot), never from a status that may lag behind it.
+import { z } from 'zod';
 import { type DaemonJobState, type NodeRunPhase, type NodeState, targetCount } from './state';
 import { type NodeView, type TargetingSpec, targetNodes } from './targets';
 import type { TriggerOnView } from './views';
@@ -131,31 +132,43 @@ export function decodeNodeProgress(text: string | undefined): NodeProgress | und
   return { phase: known, needsRun: needsRun === '1', ...(bootId ? { bootId } : {}) };
 }
 
-function encodeProgressMeta(state: DaemonJobState): string {
+/** The format version of the progress meta this release writes (`v`). */
+export const PROGRESS_META_VERSION = 1;
+
+// No `v`: written by the release before versions, the same shape.
+const progressMetaSchema = z.object({
+  v: z.literal(PROGRESS_META_VERSION).optional(),
+  observedGeneration: z.int().optional(),
+  lastTriggerValue: z.string().optional(),
+  targets: z.int().min(0).optional(),
+});
+
+export function encodeProgressMeta(state: DaemonJobState): string {
   const meta: ProgressMeta = {
     ...(state.observedGeneration !== undefined && { observedGeneration: state.observedGeneration }),
     ...(state.lastTriggerValue !== undefined && { lastTriggerValue: state.lastTriggerValue }),
     targets: targetCount(state),
   };
-  return JSON.stringify(meta);
+  return JSON.stringify({ v: PROGRESS_META_VERSION, ...meta });
 }
 
+/**
+ * Reads the progress meta back (Redis data: parsed, not cast). Undefined for anything that is not
+ * one, or is of a newer format: the gate then treats the dependency as not reconciled yet and
+ * waits, so a value it cannot read never opens a node.
+ */
 export function decodeProgressMeta(text: string | undefined): ProgressMeta | undefined {
   if (text === undefined) return undefined;
+  let raw: unknown;
   try {
-    const raw = JSON.parse(text) as {
-      observedGeneration?: unknown;
-      lastTriggerValue?: unknown;
-      targets?: unknown;
-    };
-    return {
-      ...(typeof raw.observedGeneration === 'number' && { observedGeneration: raw.observedGeneration }),
-      ...(typeof raw.lastTriggerValue === 'string' && { lastTriggerValue: raw.lastTriggerValue }),
-      ...(typeof raw.targets === 'number' && { targets: raw.targets }),
-    };
+    raw = JSON.parse(text);
   } catch {
     return undefined;
   }
+  const parsed = progressMetaSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const { v: _v, ...meta } = parsed.data;
+  return meta;
 }
 
 /** Hash changes that bring a progress index from `before` to `after` (only what changed). */

@@ -8,6 +8,7 @@ import {
   decodeNodeProgress,
   decodeProgressMeta,
   encodeNodeProgress,
+  encodeProgressMeta,
   nodeGate,
   PROGRESS_META_FIELD,
   progressIndexChanges,
@@ -125,6 +126,19 @@ describe('progress index', () => {
     expect(decodeProgressMeta('not json')).toBeUndefined();
   });
 
+  it('reads the meta of the previous release (no format version) and refuses a newer one or garbage', () => {
+    const state = after([observeSpec(), observeTargets(['n1', 'n2']), trigger('r1')]);
+    expect(decodeProgressMeta(encodeProgressMeta(state))).toEqual({ observedGeneration: 1, targets: 2 });
+    expect(decodeProgressMeta('{"observedGeneration":1,"lastTriggerValue":"t","targets":2}')).toEqual({
+      observedGeneration: 1,
+      lastTriggerValue: 't',
+      targets: 2,
+    });
+    expect(decodeProgressMeta('{"v":2,"observedGeneration":1}')).toBeUndefined();
+    expect(decodeProgressMeta('{"observedGeneration":"1"}')).toBeUndefined();
+    expect(decodeProgressMeta('[1]')).toBeUndefined();
+  });
+
   it('writes only the nodes that changed, deletes those that left, and always the meta', () => {
     const before = after([observeSpec(), observeTargets(['n1', 'n2']), trigger('r1')]);
     const later = after([start('r1', 'n1'), observeTargets(['n1'])], before);
@@ -132,7 +146,7 @@ describe('progress index', () => {
     expect(Object.keys(changes.set).sort()).toEqual([PROGRESS_META_FIELD, 'n1']);
     expect(changes.del).toEqual(['n2']);
     expect(progressIndexChanges(initialState, before).set[PROGRESS_META_FIELD]).toBe(
-      '{"observedGeneration":1,"targets":2}',
+      '{"v":1,"observedGeneration":1,"targets":2}',
     );
   });
 });

@@ -248,8 +248,3 @@ export function lostPodStatus(
     conditions,
   );
 }
-
-/** RFC 3339 with second precision, as the API server writes metav1.Time. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}

@@ -1,10 +1,11 @@
 import type { ContainerStatus, K8sTime, ObservedPod } from '../k8s-types';
 import type { ReaperPodPhase, ReaperPodStatus } from '../schemas/reaper-pod';
+import { formatTime } from '../time';
 import { MAIN_CONTAINER } from './desired-pod';
 
-/** RFC 3339 with second precision, as the API server writes metav1.Time. */
+/** A timestamp as the API server writes it; the typed client hands them over as Date. */
 function toTimestamp(t: K8sTime): string {
-  return typeof t === 'string' ? t : t.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return typeof t === 'string' ? t : formatTime(t);
 }
 
 function joinReason(reason: string | undefined, message: string | undefined): string | undefined {
