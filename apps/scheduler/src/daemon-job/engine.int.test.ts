@@ -141,7 +141,7 @@ const reconcile = (name: string) =>
   engine.reconcile({
     namespace: ns.namespace,
     name,
-    delivery: { attempt: 1, seenAt: Date.now() },
+    delivery: { attempt: 1, seenAt: Date.now(), cause: 'test' },
     log: logger,
   });
 const getJob = (name: string) =>
