@@ -2,6 +2,7 @@ import type { KubeClient } from '@reaper-flow/k8s';
 import { createRedis, QueueNames, RedisHealth } from '@reaper-flow/queue';
 import { type Config, type Logger, type Metrics, redisHealthReport } from '@reaper-flow/runtime';
 import { type Job, Worker } from 'bullmq';
+import { KeyedMutex } from './keyed-mutex';
 import { OverlayDisk } from './overlay-disk';
 import { type OverlayJobOutcome, processOverlayJob } from './overlay-processor';
 import { KubeOverlayStatus } from './status-reporter';
@@ -51,6 +52,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
   const health = opts.redisHealth ?? new RedisHealth(redisHealthReport(logger, metrics));
   const redis = createRedis(config.redis, 'worker', health, 'overlay worker');
 
+  const order = new KeyedMutex();
   // Three parameters: BullMQ passes the AbortSignal only to processors that declare it.
   const processor = async (
     job: Job,
@@ -62,7 +64,14 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     try {
       // attemptsMade counts the attempts that already failed before this one.
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const result = await processOverlayJob(job.data, { disk, status, logger, signal, finalAttempt });
+      const result = await processOverlayJob(job.data, {
+        disk,
+        status,
+        logger,
+        signal,
+        finalAttempt,
+        order,
+      });
       outcome = 'ok';
       return result;
     } finally {

@@ -1,6 +1,7 @@
 import { errorCode, isTerminal, type OverlayJob, OverlayJobSchema } from '@reaper-flow/domain';
 import type { Logger } from '@reaper-flow/runtime';
 import { UnrecoverableError } from 'bullmq';
+import type { KeyedMutex } from './keyed-mutex';
 import type { OverlayDisk } from './overlay-disk';
 import type { OverlayStatusPort } from './status-reporter';
 
@@ -20,6 +21,13 @@ export interface OverlayProcessorDeps {
   readonly signal?: AbortSignal | undefined;
   /** This is the job's last attempt: a failure, even a transient one, is then reported on the node entry. */
   readonly finalAttempt?: boolean | undefined;
+  /**
+   * One per agent, shared by all its jobs: the jobs of one overlay run one after another, the disk
+   * operation and its report together, so this node's reports reach the API server in the order
+   * its disk changed. Without it an ensure's report (generation 0), sent before but landing after
+   * the next reset's (generation 1), left the node's entry at 0 for good.
+   */
+  readonly order: KeyedMutex;
 }
 
 /** The message a node reports once its overlay data is gone. */
@@ -52,6 +60,10 @@ export async function processOverlayJob(
   } catch (err) {
     throw asUnrecoverable(err);
   }
+  return deps.order.run(`${job.namespace}/${job.name}`, () => runOverlayJob(job, deps));
+}
+
+async function runOverlayJob(job: OverlayJob, deps: OverlayProcessorDeps): Promise<OverlayJobOutcome> {
   const log = deps.logger.child({
     overlay: `${job.namespace}/${job.name}`,
     op: job.op,

@@ -6,6 +6,7 @@ import { ApiError } from '@reaper-flow/k8s';
 import { createLogger } from '@reaper-flow/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KeyedMutex } from './keyed-mutex';
 import { OverlayDisk } from './overlay-disk';
 import { processOverlayJob } from './overlay-processor';
 import { type OverlayNodeReport, type OverlayStatusPort, overlayStatusApplyBody } from './status-reporter';
@@ -46,12 +47,14 @@ const job = (over: Partial<OverlayJob> = {}): OverlayJob => ({
   requestId: 'gen-1',
   ...over,
 });
-const run = (data: unknown) => processOverlayJob(data, { disk, status, logger });
+let order: KeyedMutex;
+const run = (data: unknown) => processOverlayJob(data, { disk, status, logger, order });
 
 beforeEach(async () => {
   base = await mkdtemp(join(tmpdir(), 'node-agent-proc-'));
   disk = await OverlayDisk.open(join(base, 'state'), { now: () => new Date('2030-05-06T07:08:09.000Z') });
   status = new FakeStatus();
+  order = new KeyedMutex();
 });
 
 afterEach(async () => {
@@ -154,6 +157,7 @@ describe('processOverlayJob', () => {
         status,
         logger,
         finalAttempt,
+        order,
       });
     await expect(attempt(false)).rejects.toBe(busy);
     expect(status.reports).toEqual([]);
@@ -173,6 +177,40 @@ describe('processOverlayJob', () => {
     const err = await run(job()).catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(UnrecoverableError);
     expect(err).toMatchObject({ code: 'ServerError' });
+  });
+  it("an ensure's slow report cannot land after the next reset's: the entry ends at the reset's generation", async () => {
+    // The API server keeps what reaches it last. The ensure's report (generation 1) is held in flight
+    // until the reset job is either waiting its turn or has reported (generation 2) past it.
+    let ensureInFlight: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => (ensureInFlight = resolve));
+    let releaseEnsure: () => void = () => undefined;
+    const landed: number[] = [];
+    const api = new FakeStatus();
+    api.report = async (_ns, _name, entry) => {
+      if (entry.resetGeneration === 1) {
+        await new Promise<void>((resolve) => {
+          releaseEnsure = resolve;
+          ensureInFlight();
+        });
+      }
+      landed.push(entry.resetGeneration);
+      return 'written';
+    };
+    let queued = 0;
+    const counting = new KeyedMutex();
+    const run = counting.run.bind(counting);
+    counting.run = (key, task) => {
+      queued += 1;
+      return run(key, task);
+    };
+    const deps = { disk, status: api, logger, order: counting };
+    const ensure = processOverlayJob(job({ generation: 1 }), deps);
+    await inFlight;
+    const reset = processOverlayJob(job({ op: 'reset', generation: 2, requestId: 'gen-2' }), deps);
+    while (queued < 2 && !landed.includes(2)) await new Promise((r) => setImmediate(r));
+    releaseEnsure();
+    await Promise.all([ensure, reset]);
+    expect(landed).toEqual([1, 2]);
   });
 });
 
