@@ -4,11 +4,11 @@ import type { ReaperDaemonJob } from '../schemas/reaper-daemon-job';
 import { reaperPodNameFor } from '../translate/desired-reaper-pod';
 import { RETRY_FAILED_ANNOTATION, TRIGGER_ANNOTATION } from '../translate/labels';
 import { type DaemonJobCommand, toObserveSpec } from './commands';
-import { decideCommand } from './decide';
+import { decideAndEvolve } from './decide';
 import type { CommandResult } from './decision';
 import type { EngineState, PendingFlow, RunPodRef } from './engine-state';
 import type { DaemonJobEvent } from './events';
-import { evolve } from './evolve';
+import { FoldSession } from './evolve';
 import { progressIndexChanges } from './node-gate';
 import { planTriggers, toTriggerRun } from './plan-triggers';
 import { runSpecHash } from './run-spec';
@@ -76,11 +76,16 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
   const { job, previous } = input;
   const name = job.metadata.name;
   const spec = job.spec;
+  // One fold session for the whole plan: the node map is copied once, then updated in place, so
+  // n inbox commands cost O(n) and not O(n) each. Safe because `domain` is the only intermediate
+  // state kept: every step continues from the latest one, planTriggers returns plain arrays, and
+  // `previous.domain` (read again below for the index changes) came from outside the session.
+  const session = new FoldSession();
   let domain = previous.domain;
   const events: DaemonJobEvent[] = [];
   const apply = (command: DaemonJobCommand): CommandResult => {
-    const decision = decideCommand(command, domain);
-    for (const event of decision.events) domain = evolve(domain, event);
+    const { decision, state } = decideAndEvolve(command, domain, session);
+    domain = state;
     events.push(...decision.events);
     return decision.result;
   };
