@@ -13,8 +13,9 @@ import type { Decision } from './decision';
 import { type EngineState, initialEngineState } from './engine-state';
 import type { DaemonJobEvent } from './events';
 import { evolve, FoldSession } from './evolve';
+import { progressIndexChanges } from './node-gate';
 import { planTriggers, toTriggerRun } from './plan-triggers';
-import { planReconcile, type ReconcileInput, settledState } from './reconcile-plan';
+import { planReconcile, type ReconcileInput, runIndexChanges, settledState } from './reconcile-plan';
 import { runSpecHash } from './run-spec';
 import { type DaemonJobState, initialState } from './state';
 
@@ -246,6 +247,18 @@ describe('planReconcile in one fold session', () => {
         expect(plan.domain, where).toStrictEqual(expected.domain);
         expect(plan.domain, where).toStrictEqual(plan.events.reduce(evolve, saved.domain));
         expect(previous, `${where}: the saved state`).toStrictEqual(saved);
+        // The indexes, computed from the touched nodes only, are those of the whole-fleet diff.
+        const sorted = (c: { set: object; del: readonly string[] }) => ({
+          set: c.set,
+          del: [...c.del].sort(),
+        });
+        expect(sorted(plan.runIndex), where).toStrictEqual(
+          sorted(runIndexChanges(saved.domain, expected.domain)),
+        );
+        const indexedFrom = saved.progressIndexed ? saved.domain : initialState;
+        expect(sorted(plan.progressIndex), where).toStrictEqual(
+          sorted(progressIndexChanges(indexedFrom, expected.domain)),
+        );
         previous = settledState(plan.intents, undefined) ?? plan.intents;
       }
     }

@@ -12,7 +12,7 @@ import { FoldSession } from './evolve';
 import { progressIndexChanges } from './node-gate';
 import { planTriggers, toTriggerRun } from './plan-triggers';
 import { runSpecHash } from './run-spec';
-import { type DaemonJobState, initialState } from './state';
+import { type DaemonJobState, initialState, nodeOf } from './state';
 import { toStatus } from './status';
 import { decideStatusWrite, type StatusWrite } from './status-coalescing';
 
@@ -169,20 +169,28 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
     inboxCursor,
     intents,
     newFlows,
-    runIndex: runIndexChanges(previous.domain, domain),
-    progressIndex: progressIndexChanges(previous.progressIndexed ? previous.domain : initialState, domain),
+    // Only the nodes the session touched can differ from `previous.domain`; an index never written
+    // (not progressIndexed) is built from scratch.
+    runIndex: runIndexChanges(previous.domain, domain, session.touched),
+    progressIndex: previous.progressIndexed
+      ? progressIndexChanges(previous.domain, domain, session.touched)
+      : progressIndexChanges(initialState, domain),
   };
 }
 
 /** Which nodes changed owner run between two states (the index node-run steps read). */
-export function runIndexChanges(before: DaemonJobState, after: DaemonJobState): IndexChanges {
+export function runIndexChanges(
+  before: DaemonJobState,
+  after: DaemonJobState,
+  /** When given, the only nodes whose entry may differ (a FoldSession's `touched`). */
+  names?: Iterable<string>,
+): IndexChanges {
   const set: Record<string, string> = {};
   const del: string[] = [];
-  for (const [node, state] of Object.entries(after.nodes)) {
-    if (state.runId && before.nodes[node]?.runId !== state.runId) set[node] = state.runId;
-  }
-  for (const [node, state] of Object.entries(before.nodes)) {
-    if (state.runId && !after.nodes[node]?.runId) del.push(node);
+  for (const node of names ?? new Set([...Object.keys(after.nodes), ...Object.keys(before.nodes)])) {
+    const runId = nodeOf(after, node)?.runId;
+    if (runId && nodeOf(before, node)?.runId !== runId) set[node] = runId;
+    if (!runId && nodeOf(before, node)?.runId) del.push(node);
   }
   return { set, del };
 }
