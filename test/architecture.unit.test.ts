@@ -39,6 +39,29 @@ function importsOf(file: string): string[] {
   return info.importedFiles.map((f) => f.fileName);
 }
 
+/** The names a file imports from each module (`import {a, type B} from 'm'`, `import type {C} from 'm'`). */
+function namedImportsOf(file: string): { from: string; name: string; typeOnly: boolean }[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+  return source.statements.flatMap((statement) => {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) return [];
+    const from = statement.moduleSpecifier.text;
+    const clause = statement.importClause;
+    if (!clause) return [];
+    const found: { from: string; name: string; typeOnly: boolean }[] = [];
+    if (clause.name) found.push({ from, name: 'default', typeOnly: clause.isTypeOnly });
+    const bindings = clause.namedBindings;
+    if (bindings && ts.isNamespaceImport(bindings))
+      found.push({ from, name: '*', typeOnly: clause.isTypeOnly });
+    if (bindings && ts.isNamedImports(bindings)) {
+      for (const element of bindings.elements) {
+        const name = (element.propertyName ?? element.name).text;
+        found.push({ from, name, typeOnly: clause.isTypeOnly || element.isTypeOnly });
+      }
+    }
+    return found;
+  });
+}
+
 const files = SOURCE_DIRS.flatMap((d) => sourceFiles(join(root, d)));
 const rel = (f: string) => relative(root, f);
 
@@ -155,6 +178,45 @@ describe('architecture', () => {
       return found;
     });
     expect(offending).toEqual([]);
+  });
+
+  it('no scheduler reconciler reaches raw Redis: only its wiring opens connections', () => {
+    // The wiring (scheduler.ts, main.ts) opens connections and hands reconcilers stores, queues and
+    // a QueueFactory (packages/queue); a reconciler holding a client, the key prefix or a BullMQ
+    // object it built on a connection would be a way around the classes that own the keys.
+    const wiring = new Set(['apps/scheduler/src/scheduler.ts', 'apps/scheduler/src/main.ts']);
+    const reconcilerSources = files.filter(
+      (f) => rel(f).startsWith('apps/scheduler/src/') && !wiring.has(rel(f)) && !/\.test\.ts$/.test(f),
+    );
+    expect(reconcilerSources.length).toBeGreaterThan(0);
+    const banned: Readonly<Record<string, readonly string[]>> = {
+      '@reaper-flow/queue': ['createRedis', 'RedisClient'],
+      bullmq: ['Worker', 'Queue', 'FlowProducer', 'QueueEvents'],
+      ioredis: ['*'],
+    };
+    const offending = reconcilerSources.flatMap((f) => {
+      const text = readFileSync(f, 'utf8');
+      const found = namedImportsOf(f)
+        .filter(({ from, name, typeOnly }) => {
+          const names = banned[from];
+          if (!names) return false;
+          // A BullMQ type (a Job handed in, the Queue a metric samples) is harmless; its value builds
+          // on a connection. A client type is not: it means a reconciler holds a client.
+          if (from === 'bullmq' && typeOnly) return false;
+          return names.includes('*') || names.includes(name);
+        })
+        .map(({ from, name }) => `${rel(f)} imports ${name} from ${from}`);
+      if (/\b(ctx|context)\.(redis|prefix)\b|\bconfig\.redis\b/.test(text))
+        found.push(`${rel(f)} reads the Redis client, prefix or connection settings`);
+      return found;
+    });
+    expect(offending).toEqual([]);
+  });
+
+  it('the named-import reader sees value and type imports', () => {
+    const names = namedImportsOf(join(root, 'apps/scheduler/src/scheduler.ts'));
+    expect(names).toContainEqual({ from: '@reaper-flow/queue', name: 'createRedis', typeOnly: false });
+    expect(names).toContainEqual({ from: 'bullmq', name: 'Worker', typeOnly: true });
   });
 
   it('the cycle finder reports a cycle when there is one', () => {

@@ -27,7 +27,7 @@ import {
 } from '@reaper-flow/local-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { waitFor } from './harness/index';
+import { kubectl as runKubectl, waitFor } from './harness/index';
 import { run } from './support/deploy-manifests';
 
 const RELEASE = 'reaper-flow';
@@ -130,25 +130,9 @@ describe('deployed with Helm on real nodes', () => {
     return client;
   };
 
-  function kubectl(args: readonly string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-    const c = cluster;
-    if (!c) throw new Error('cluster not started');
-    return new Promise((resolve, reject) => {
-      const child = spawn(join(c.binDir, 'kubectl'), args, {
-        env: { ...process.env, KUBECONFIG: c.kubeconfigPath },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-    });
+  function kubectl(args: readonly string[]): ReturnType<typeof runKubectl> {
+    if (!cluster) throw new Error('cluster not started');
+    return runKubectl(args, { cluster });
   }
 
   /** What the release's Pods say, for a failure message. */

@@ -3,7 +3,7 @@
 // case counts ReaperPod creations from a watch opened before the fault and asserts that everything
 // converges with no attempt created twice. Every wait is for a condition.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeClient, Resources } from '@reaper-flow/k8s';
@@ -286,10 +286,16 @@ describe('faults: nothing is lost or duplicated when a component, Redis or the A
     await waitFor(() => timeline.of('a').length >= 2, { description: 'a under way', intervalMs: 20 });
     const killed = await killClusterProcess(cluster.stateDir, 'kube-apiserver');
     const down = performance.now();
-    await restartClusterProcess(cluster.stateDir, killed);
+    const restarted = await restartClusterProcess(cluster.stateDir, killed);
     await waitFor(() => client.get(Resources.namespaces, namespace).catch(() => undefined), {
       description: 'kube-apiserver serving again',
       timeoutMs: 90_000,
+    }).catch(async (err: Error) => {
+      // Seen once (load ~10): the restarted API server never served. Its own log says why.
+      const log = await readFile(restarted.log, 'utf8').catch((e: Error) => `(no log: ${e.message})`);
+      throw new Error(
+        `${err.message}\nlast lines of ${restarted.log}:\n${log.split('\n').slice(-40).join('\n')}`,
+      );
     });
     console.log(`[faults] kube-apiserver back ${ms(down)} after its SIGKILL`);
     const since = performance.now();

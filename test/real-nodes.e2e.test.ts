@@ -5,7 +5,6 @@
 // log, an app image of `npm run images` (imported under the Helm chart's default name) starts its
 // entry point on a real node, the node-lifecycle controller turns a Node whose kubelet stopped
 // NotReady while the simulated node's Leases keep it Ready, and `down` leaves nothing on the machine.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +24,7 @@ import {
   stderrLogger,
 } from '@reaper-flow/local-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './harness/index';
+import { kubectl as runKubectl, waitFor } from './harness/index';
 import { type AppProcess, describeOutput, killApp, spawnApp } from './support/app-processes';
 
 const NAMESPACE = 'real-nodes';
@@ -53,25 +52,9 @@ describe('real kubelet nodes', () => {
     return client;
   };
 
-  function kubectl(args: readonly string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-    const c = cluster;
-    if (!c) throw new Error('cluster not started');
-    return new Promise((resolve, reject) => {
-      const child = spawn(join(c.binDir, 'kubectl'), args, {
-        env: { ...process.env, KUBECONFIG: c.kubeconfigPath },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-    });
+  function kubectl(args: readonly string[]): ReturnType<typeof runKubectl> {
+    if (!cluster) throw new Error('cluster not started');
+    return runKubectl(args, { cluster });
   }
 
   // Cold machine: apt-get installs containerd, runc and the CNI plugins, kubelet is compiled

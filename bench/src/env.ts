@@ -146,7 +146,7 @@ export async function startEnv(opts: EnvOptions): Promise<BenchEnv> {
       }
       kubelet = await ChildApp.start({
         name: 'stand-in-kubelet',
-        run: { tsxEntry: 'infra/local-cluster/src/stand-in-kubelet-main.ts' },
+        run: { tsxEntry: 'infra/local-cluster/src/simulated-nodes/stand-in-kubelet-main.ts' },
         args: ['--state-dir', kubeletDir, '--kubeconfig', kubeletKubeconfig],
         env: { ...process.env, KUBECONFIG: kubeletKubeconfig, ...(unprivileged ? { HOME: kubeletDir } : {}) },
         logFile: join(opts.resultsDir, 'stand-in-kubelet.log'),

@@ -123,12 +123,12 @@ export function uniqueNodeName(prefix = 'node'): string {
   return `${dnsLabel(prefix, 50)}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Runs the bundled kubectl against the test cluster. */
+/** Runs the bundled kubectl against the test cluster, or against `opts.cluster` (a test's own). */
 export function kubectl(
   args: readonly string[],
-  opts: { input?: string } = {},
+  opts: { input?: string; cluster?: { readonly binDir: string; readonly kubeconfigPath: string } } = {},
 ): Promise<{ stdout: string; stderr: string; code: number }> {
-  const env = testEnv();
+  const env = opts.cluster ?? testEnv();
   return new Promise((resolve, reject) => {
     const child = spawn(join(env.binDir, 'kubectl'), args, {
       env: { ...process.env, KUBECONFIG: env.kubeconfigPath },

@@ -2,11 +2,11 @@ import type { EventRecorder, KubeClient } from '@reaper-flow/k8s';
 import type {
   OverlayNodeQueues,
   OverlayResetRequests,
+  QueueFactory,
   ReconcileDelivery,
   ReconcileKind,
   ReconcileQueue,
   ReconcileResult,
-  RedisClient,
   RedisHealth,
   WorldStore,
 } from '@reaper-flow/queue';
@@ -27,11 +27,14 @@ export interface SchedulerContext {
   readonly metrics: Metrics;
   /** The world as the watcher last saw it (may lag the API server by a moment). */
   readonly world: WorldStore;
-  /** Producer connection (fails fast) for the scheduler's own Redis keys. */
-  readonly redis: RedisClient;
   /** The process's Redis health: outage errors are absorbed there (one log line per outage). */
   readonly redisHealth: RedisHealth;
-  readonly prefix: string;
+  /**
+   * Builds the stores, queues and workers a reconciler keeps of its own (the DaemonJob engine's
+   * store, run flows, slots and flow workers). No reconciler gets a Redis client or the key prefix:
+   * Redis is reached only through packages/queue (the architecture test checks it).
+   */
+  readonly stores: QueueFactory;
   /** The reconcile queue of every kind, to enqueue related objects (e.g. an overlay to reset). */
   readonly queues: Readonly<Record<ReconcileKind, ReconcileQueue>>;
   /** Per-node overlay work for the node agents. */

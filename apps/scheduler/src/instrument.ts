@@ -8,8 +8,8 @@ type ReconcileOutcomeLabel = 'done' | 'requeue' | 'transient' | 'terminal';
 
 /**
  * Adapts a kind's reconciler to the queue: parses nothing more than the key, gives the reconcile
- * a logger naming its key, and records reaper_reconcile_duration_seconds{kind,outcome} and
- * reaper_event_lag_seconds{kind}. Errors are passed on unchanged: the queue retries transient ones
+ * a logger naming its key, and records reaper_reconcile_duration_seconds{kind,outcome},
+ * reaper_reconciles_total{kind,cause} and reaper_event_lag_seconds{kind}. Errors are passed on unchanged: the queue retries transient ones
  * with backoff and stops on a terminal error (`isTerminal`: a TerminalReconcileError the reconciler has already
  * reported on the object, or an API request refused as written).
  */
@@ -23,6 +23,8 @@ export function instrument(
     // Lag is measured on first tries only: a retry's age is the backoff, not the pipeline's lag.
     if (delivery.attempt === 1)
       ctx.metrics.eventLag.observe({ kind }, Math.max(0, Date.now() - delivery.seenAt) / 1000);
+    // Counted per try, like the duration: a retried reconcile is work done again.
+    ctx.metrics.reconciles.inc({ kind, cause: delivery.cause });
     const started = performance.now();
     let outcome: ReconcileOutcomeLabel = 'done';
     try {

@@ -44,7 +44,18 @@ const node = (name: string, ready: 'True' | 'False', heartbeat: string, rv = '1'
     },
   });
 
-const noCaches: MapperCaches = { reaperPods: [], reaperOverlays: [], reaperDaemonJobs: [] };
+const noCaches: MapperCaches = {
+  reaperPods: [],
+  reaperOverlays: [],
+  reaperDaemonJobs: [],
+  hasReaperPod: () => false,
+};
+/** Caches holding these ReaperPods (of namespace `ns`). */
+const holding = (...names: string[]): MapperCaches => ({
+  ...noCaches,
+  reaperPods: names.map((n) => rpod(n)),
+  hasReaperPod: (namespace, name) => namespace === 'ns' && names.includes(name),
+});
 
 const keysOf = (change: WatchedChange, caches: MapperCaches = noCaches) =>
   mapChange(change, caches).keys.map(formatKey);
@@ -70,11 +81,9 @@ describe('mapChange', () => {
       { ownerReferences: [owner('ReaperDaemonJob', 'job')] },
     );
     const mapping = mapChange({ kind: 'ReaperPod', type: 'DELETED', object: pod }, noCaches);
-    expect(mapping.keys.map(formatKey)).toEqual([
-      'ReaperPod/ns/p',
-      'ReaperDaemonJob/ns/job',
-      'ReaperOverlay/ns/ovl',
-    ]);
+    expect(mapping.keys.map(formatKey)).toEqual(['ReaperDaemonJob/ns/job', 'ReaperOverlay/ns/ovl']);
+    // Itself not: the world no longer holds it, so its reconcile would read nothing and return.
+    expect(mapping.skipped.map((s) => [formatKey(s.key), s.reason])).toEqual([['ReaperPod/ns/p', 'deleted']]);
     expect(mapping.overlayResets).toEqual([
       { namespace: 'ns', overlay: 'ovl', request: { node: 'node-1', requestId: 'uid-p', cause: 'deleted' } },
     ]);
@@ -94,7 +103,7 @@ describe('mapChange', () => {
     const mapping = mapChange({ kind: 'ReaperPod', type: 'DELETED', object: pod }, noCaches);
     expect(mapping.overlayResets).toEqual([]);
     // The overlay still hears of it: a reset waiting for this workload may now proceed.
-    expect(mapping.keys.map(formatKey)).toEqual(['ReaperPod/ns/p', 'ReaperOverlay/ns/ovl']);
+    expect(mapping.keys.map(formatKey)).toEqual(['ReaperOverlay/ns/ovl']);
   });
 
   it('a DaemonJob ReaperPod change wakes the node-run of its run on its node', () => {
@@ -125,11 +134,64 @@ describe('mapChange', () => {
   it('a Pod change enqueues its owning ReaperPod, from the old state too', () => {
     const pod = { kind: 'Pod', metadata: meta('p', { ownerReferences: [owner('ReaperPod', 'rp')] }) };
     const orphan = { kind: 'Pod', metadata: meta('p') };
-    expect(keysOf({ kind: 'Pod', type: 'DELETED', object: pod })).toEqual(['ReaperPod/ns/rp']);
-    expect(keysOf({ kind: 'Pod', type: 'MODIFIED', object: orphan, oldObject: pod })).toEqual([
+    const caches = holding('rp');
+    expect(keysOf({ kind: 'Pod', type: 'DELETED', object: pod }, caches)).toEqual(['ReaperPod/ns/rp']);
+    expect(keysOf({ kind: 'Pod', type: 'MODIFIED', object: orphan, oldObject: pod }, caches)).toEqual([
       'ReaperPod/ns/rp',
     ]);
-    expect(keysOf({ kind: 'Pod', type: 'ADDED', object: orphan })).toEqual([]);
+    expect(keysOf({ kind: 'Pod', type: 'ADDED', object: orphan }, caches)).toEqual([]);
+  });
+
+  const backingPod = (status: Record<string, unknown>, metadata: Record<string, unknown> = {}) => ({
+    kind: 'Pod',
+    metadata: meta('rp', { ownerReferences: [owner('ReaperPod', 'rp')], ...metadata }),
+    spec: { nodeName: 'n1' },
+    status,
+  });
+  const running = backingPod({
+    phase: 'Running',
+    startTime: 't1',
+    containerStatuses: [{ name: 'main', state: { running: { startedAt: 't1' } } }],
+  });
+  const skips = (change: WatchedChange, caches: MapperCaches) =>
+    mapChange(change, caches).skipped.map((s) => [formatKey(s.key), s.reason]);
+
+  it('a Pod change to nothing the ReaperPod reconcile reads asks for no reconcile of it', () => {
+    const ready = {
+      ...running,
+      metadata: { ...running.metadata, resourceVersion: '2' },
+      status: { ...running.status, podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    const change: WatchedChange = { kind: 'Pod', type: 'MODIFIED', object: ready, oldObject: running };
+    expect(keysOf(change, holding('rp'))).toEqual([]);
+    expect(skips(change, holding('rp'))).toEqual([['ReaperPod/ns/rp', 'pod-unchanged']]);
+    // Its phase moving on is news.
+    const done = backingPod({ ...running.status, phase: 'Succeeded' });
+    expect(
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: done, oldObject: running }, holding('rp')),
+    ).toEqual(['ReaperPod/ns/rp']);
+  });
+
+  it('the ADDED of a Pod as its create left it is the echo of our create; one seen already running is news', () => {
+    const created = backingPod({ phase: 'Pending' });
+    expect(keysOf({ kind: 'Pod', type: 'ADDED', object: created }, holding('rp'))).toEqual([]);
+    expect(skips({ kind: 'Pod', type: 'ADDED', object: created }, holding('rp'))).toEqual([
+      ['ReaperPod/ns/rp', 'pod-as-created'],
+    ]);
+    expect(keysOf({ kind: 'Pod', type: 'ADDED', object: running }, holding('rp'))).toEqual([
+      'ReaperPod/ns/rp',
+    ]);
+  });
+
+  it('a Pod change whose ReaperPod the cache does not hold asks only if the world still holds it', () => {
+    const gone = backingPod({ phase: 'Succeeded' }, { deletionTimestamp: 't2' });
+    const mapping = mapChange({ kind: 'Pod', type: 'DELETED', object: gone }, noCaches);
+    expect(mapping.keys).toEqual([]);
+    expect(mapping.keysIfInWorld.map(formatKey)).toEqual(['ReaperPod/ns/rp']);
+    // A ReaperPod of that name in the cache (whatever its uid) is asked for at once.
+    expect(keysOf({ kind: 'Pod', type: 'DELETED', object: gone }, holding('rp'))).toEqual([
+      'ReaperPod/ns/rp',
+    ]);
   });
 
   it('a Pod using an overlay tells the overlay when it finishes or is deleted, not while it runs', () => {
@@ -143,16 +205,18 @@ describe('mapChange', () => {
       status: { phase },
     });
     const both = ['ReaperPod/ns/p', 'ReaperOverlay/ns/ovl'];
+    const caches = holding('p');
     expect(
-      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Running'), oldObject: pod('Pending') }),
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Running'), oldObject: pod('Pending') }, caches),
     ).toEqual(['ReaperPod/ns/p']);
     expect(
-      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Succeeded'), oldObject: pod('Running') }),
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Succeeded'), oldObject: pod('Running') }, caches),
     ).toEqual(both);
+    // Still Failed: nothing the ReaperPod reads changed, and the Pod had left its node already.
     expect(
-      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Failed'), oldObject: pod('Failed') }),
-    ).toEqual(['ReaperPod/ns/p']);
-    expect(keysOf({ kind: 'Pod', type: 'DELETED', object: pod('Running') })).toEqual(both);
+      keysOf({ kind: 'Pod', type: 'MODIFIED', object: pod('Failed'), oldObject: pod('Failed') }, caches),
+    ).toEqual([]);
+    expect(keysOf({ kind: 'Pod', type: 'DELETED', object: pod('Running') }, caches)).toEqual(both);
   });
 
   it('a ReaperOverlay change enqueues the overlay and the ReaperPods of its namespace that use it', () => {
@@ -189,7 +253,7 @@ describe('mapChange', () => {
 
   it('a Node change enqueues every ReaperDaemonJob and ReaperOverlay of every namespace', () => {
     const caches: MapperCaches = {
-      reaperPods: [rpod('p')],
+      ...holding('p'),
       reaperDaemonJobs: [djob('a'), djob('b', [], 'other')],
       reaperOverlays: [overlay('o'), overlay('o', 'other')],
     };

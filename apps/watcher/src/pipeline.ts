@@ -100,7 +100,8 @@ class NotLeaderError extends ReaperError {
  * world and the next start's diff emits the rest.
  *
  * Each change is handled in order: (a) world store (object, event log entry, resourceVersion, one
- * MULTI); (b) overlay reset requests; (c) reconcile keys enqueued; (d) parked node-runs woken. The informer awaits all of it
+ * MULTI); (b) overlay reset requests; (c) reconcile keys enqueued (those of a Pod whose ReaperPod
+ * the cache lacks only if the world still holds it); (d) parked node-runs woken. The informer awaits all of it
  * before it acknowledges the change, so a failure re-delivers it (at-least-once). A crash between (a)
  * and (c) is covered by the SYNC pass once each informer has synced (listed, or resumed from the
  * stored world), which enqueues every object.
@@ -118,6 +119,7 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     get reaperDaemonJobs() {
       return cacheOf('ReaperDaemonJob');
     },
+    hasReaperPod: (namespace, name) => informers.get('ReaperPod')?.get(namespace, name) !== undefined,
   };
 
   const stopping = new AbortController();
@@ -182,13 +184,25 @@ export async function startPipeline(deps: PipelineDeps): Promise<Pipeline> {
     for (const reset of mapping.overlayResets) {
       await deps.overlayResetRequests.add(reset.namespace, reset.overlay, reset.request);
     }
+    // A metric label, never a branch: the reconcile re-reads the world whatever asked for it.
+    const cause = `${kind} ${change.type}`;
+    const skipped = [...mapping.skipped];
+    const keys = [...mapping.keys];
+    // The world, not the cache, says whether the ReaperPod is gone (see the mapper's podOwnerKeys).
+    for (const key of mapping.keysIfInWorld) {
+      if (await deps.world.has(key.kind, key.namespace, key.name)) keys.push(key);
+      else skipped.push({ key, reason: 'reaperpod-gone' });
+    }
     await Promise.all(
-      mapping.keys.map((key) => {
+      keys.map((key) => {
         const queue = deps.queues.get(key.kind);
         if (!queue) throw new Error(`no queue for ${key.kind}`);
-        return queue.enqueue(key, seenAt);
+        return queue.enqueue(key, seenAt, cause);
       }),
     );
+    // Counted once the requests are in: a change re-delivered after a failure is counted again.
+    for (const key of keys) deps.metrics.reconcileRequests.inc({ kind: key.kind, cause });
+    for (const { key, reason } of skipped) deps.metrics.reconcileSkips.inc({ kind: key.kind, cause, reason });
     // After the world is updated: the woken node-run reads the ReaperPod from it.
     for (const w of mapping.wakes) await deps.wakeNodeRun(w.namespace, w.job, w.runId, w.node);
   };

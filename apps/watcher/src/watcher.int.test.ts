@@ -245,4 +245,49 @@ describe('watcher', () => {
     expect(await h.overlayResetRequests(ns, 'shared')).toEqual([`node-y|${doomed.metadata.uid}|deleted`]);
     expect(await h.queuedKeys('ReaperOverlay')).toContain(`ReaperOverlay/${ns}/shared`);
   });
+
+  it("a backing Pod's echo of its create, and its changes once its ReaperPod is gone, ask for no reconcile", {
+    timeout: 60_000,
+  }, async () => {
+    const ns = t.namespace;
+    const rp = await create(Resources.reaperPods, objects.reaperPod('echo'));
+    const h = harness();
+    const watcher = await h.start('only');
+    await waitFor(() => watcher.isLeader() && watcher.ready() === true, {
+      description: 'the watcher leads and has synced',
+      timeoutMs: 20_000,
+    });
+    // Skips are counted after the change's reconcile requests are in: once counted, the queue
+    // holds whatever that change asked for.
+    const skipped = async (cause: string, reason: string) => {
+      const { values } = await h.metrics().reconcileSkips.get();
+      return values.find(
+        (v) => v.labels.kind === 'ReaperPod' && v.labels.cause === cause && v.labels.reason === reason,
+      )?.value;
+    };
+    const key = `ReaperPod/${ns}/echo`;
+
+    await h.clearQueues();
+    await create(Resources.pods, objects.backingPod('echo', rp.metadata, uniqueNodeName('no-kubelet')));
+    await waitFor(() => skipped('Pod ADDED', 'pod-as-created'), {
+      description: 'the ADDED of the Pod as created, skipped',
+      timeoutMs: 10_000,
+    });
+    expect(await h.queuedKeys('ReaperPod')).not.toContain(key);
+
+    await t.client.delete(Resources.reaperPods, 'echo', { namespace: ns });
+    await waitFor(() => skipped('ReaperPod DELETED', 'deleted'), {
+      description: 'the ReaperPod deletion, not asking for its own reconcile',
+      timeoutMs: 10_000,
+    });
+    expect(await h.world.get('ReaperPod', ns, 'echo')).toBeUndefined();
+    await h.clearQueues();
+    // The Pod goes too (by us, or already by the garbage collector): its ReaperPod is not in the world.
+    await t.client.delete(Resources.pods, 'echo', { namespace: ns, gracePeriodSeconds: 0 });
+    await waitFor(() => skipped('Pod DELETED', 'reaperpod-gone'), {
+      description: 'the Pod deletion of a ReaperPod the world no longer holds, skipped',
+      timeoutMs: 10_000,
+    });
+    expect(await h.queuedKeys('ReaperPod')).not.toContain(key);
+  });
 });

@@ -9,7 +9,7 @@ import {
   ReconcileQueue,
   WorldStore,
 } from '@reaper-flow/queue';
-import { type Config, ConfigSchema, createLogger, createMetrics } from '@reaper-flow/runtime';
+import { type Config, ConfigSchema, createLogger, createMetrics, type Metrics } from '@reaper-flow/runtime';
 import { testEnv } from '@reaper-flow/test';
 import type { Redis } from 'ioredis';
 import { startWatcher, type Watcher } from './watcher';
@@ -19,6 +19,8 @@ export interface Harness {
   readonly redis: Redis;
   readonly world: WorldStore;
   start(identity: string): Promise<Watcher>;
+  /** The metrics of the watcher started last. */
+  metrics(): Metrics;
   /** Keys of the reconcile jobs waiting in the queue of `kind`. */
   queuedKeys(kind: ReconcileKind): Promise<string[]>;
   /** Removes every waiting reconcile job, so the next assertions see only what comes after. */
@@ -58,7 +60,7 @@ export function watcherHarness(namespace: string): Harness {
       }),
     ]),
   );
-  const started: { watcher: Watcher; kube: KubeClient }[] = [];
+  const started: { watcher: Watcher; kube: KubeClient; metrics: Metrics }[] = [];
   const queueOf = (kind: ReconcileKind) => {
     const q = queues.get(kind);
     if (!q) throw new Error(`no queue ${kind}`);
@@ -70,15 +72,21 @@ export function watcherHarness(namespace: string): Harness {
     world,
     async start(identity) {
       const kube = await KubeClient.create({ kubeconfigPath: env.kubeconfigPath });
+      const metrics = createMetrics('watcher');
       const watcher = await startWatcher({
         config,
         kube,
         logger: createLogger(`watcher-${identity}`, config.log.level),
-        metrics: createMetrics('watcher'),
+        metrics,
         identity,
       });
-      started.push({ watcher, kube });
+      started.push({ watcher, kube, metrics });
       return watcher;
+    },
+    metrics() {
+      const last = started.at(-1);
+      if (!last) throw new Error('no watcher started yet');
+      return last.metrics;
     },
     async queuedKeys(kind) {
       const jobs = await queueOf(kind).getJobs(['waiting', 'prioritized', 'delayed']);
@@ -123,7 +131,8 @@ export const objects = {
     metadata: { name, ...metadata },
     spec: { command: ['true'], ...spec },
   }),
-  backingPod: (name: string, owner: { name: string; uid: string }) => ({
+  /** `nodeName`: pinned to a node no kubelet serves, so nothing but the test changes the Pod. */
+  backingPod: (name: string, owner: { name: string; uid: string }, nodeName?: string) => ({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
@@ -140,6 +149,10 @@ export const objects = {
       ],
     },
     // No nodeName and no scheduler in the test cluster: the Pod stays Pending, which is all we need.
-    spec: { containers: [{ name: 'main', image: 'busybox' }], restartPolicy: 'Never' },
+    spec: {
+      containers: [{ name: 'main', image: 'busybox' }],
+      restartPolicy: 'Never',
+      ...(nodeName ? { nodeName } : {}),
+    },
   }),
 };

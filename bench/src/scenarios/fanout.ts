@@ -8,10 +8,10 @@ import { Meter, type Snapshot } from '../meter';
 import { addNodes, applyJob, type Ctx, deleteJobs, firstEvent, nodeName, quiesce } from '../ops';
 import { MiB } from '../proc';
 import { progress } from '../progress';
-import { counterIncrease } from '../prom';
+import { counterIncrease, type PromSample } from '../prom';
 import { callsIncrease, commandCalls, type RedisMemory, redisMemory, settledMemory } from '../redis-stats';
 import { type Summary, summarize } from '../stats';
-import { apiserverMetrics, apiserverRequests, watchEvents } from './floor';
+import { apiserverCpuSeconds, apiserverMetrics, apiserverRequests, watchEvents } from './floor';
 
 /** The objects a run consists of (leases, nodes and the faults ConfigMap are someone else's). */
 const RUN_RESOURCES = new Set(['reaperpods', 'pods', 'reaperdaemonjobs', 'events']);
@@ -49,6 +49,21 @@ export interface FanoutResult {
   readonly redisAfter: RedisMemory;
   readonly redisAfterDelete: RedisMemory;
   readonly cpuSeconds: Record<string, number>;
+  /**
+   * CPU seconds of the API server between apply and idle, from its own process_cpu_seconds_total
+   * (undefined when it does not expose it), per node-run.
+   */
+  readonly apiserverCpuMsPerNodeRun: number | undefined;
+  /** ReaperPods the run created (one per node unless a node-run retried). */
+  readonly reaperPods: number;
+  /**
+   * ReaperPod reconciles of the run (apply -> idle) and of its deletion (the job and its ReaperPods
+   * deleted -> idle), in total and by cause (the scheduler's reaper_reconciles_total).
+   */
+  readonly rpodReconciles: ReconcileCounts;
+  /** The watcher's requests for ReaperPod reconciles (before coalescing) and what it skipped, by cause. */
+  readonly rpodRequests: ReconcileCounts;
+  readonly rpodSkips: ReconcileCounts;
   readonly schedulerPeakRssMiB: number;
   readonly watcherPeakRssMiB: number;
   readonly drained: boolean;
@@ -69,6 +84,30 @@ export interface FanoutResult {
    * 5 s): node-runs still parked as delayed jobs, and when the first of them is due.
    */
   readonly stalled: { atMs: number; parked: number; nextDueInMs: number } | undefined;
+}
+
+/** A counter over the run and over its deletion, in total and by label (`cause`, `cause reason`). */
+export interface ReconcileCounts {
+  readonly run: number;
+  readonly deletion: number;
+  readonly by: readonly { readonly label: string; readonly run: number; readonly deletion: number }[];
+}
+
+/** The increase of the ReaperPod samples of `metric` by `labels`, over the run and over the deletion. */
+function reaperPodCounts(
+  samples: readonly (readonly PromSample[])[],
+  metric: string,
+  labels: readonly string[],
+): ReconcileCounts {
+  const [before = [], afterRun = [], afterDelete = []] = samples;
+  const onlyRpod = (l: Readonly<Record<string, string>>) => l.kind === 'ReaperPod';
+  const run = counterIncrease(before, afterRun, metric, labels, onlyRpod);
+  const deletion = counterIncrease(afterRun, afterDelete, metric, labels, onlyRpod);
+  const sum = (m: ReadonlyMap<string, number>) => [...m.values()].reduce((n, c) => n + c, 0);
+  const by = [...new Set([...run.keys(), ...deletion.keys()])]
+    .map((label) => ({ label, run: run.get(label) ?? 0, deletion: deletion.get(label) ?? 0 }))
+    .sort((a, b) => b.run + b.deletion - (a.run + a.deletion));
+  return { run: sum(run), deletion: sum(deletion), by };
 }
 
 /** Delayed jobs of djob-node-runs: how many, and when the next one is due (BullMQ score = ms * 0x1000). */
@@ -279,7 +318,21 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   const procs = after.procs;
   const redisAfter = await redisMemory(ctx.redis);
   await deleteJobs(ctx, [job], 300_000);
+  // The deletion ends when the Pods are gone too: their last changes reach the watcher after the
+  // ReaperPods', and a queue with nothing to do is idle before they come.
+  await ctx.pods.until(
+    () => !ctx.pods.live().some((p) => rpAdded.has(p.name)),
+    `the Pods of ${job} to be gone`,
+    300_000,
+  );
   await quiesce(ctx.redis, prefix, 120_000);
+  const afterDelete = {
+    scheduler: await ctx.engine.scrape('scheduler'),
+    watcher: await ctx.engine.scrape('watcher'),
+  };
+  const schedulerScrapes = [before.scheduler, after.scheduler, afterDelete.scheduler];
+  const watcherScrapes = [before.watcher, after.watcher, afterDelete.watcher];
+  const apiCpu = [apiserverCpuSeconds(before.api), apiserverCpuSeconds(after.api)];
   const redisAfterDelete = await settledMemory(ctx.redis, 15_000);
   ctx.rpods.forgetEvents();
   ctx.djobs.forgetEvents();
@@ -306,6 +359,14 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
     redisAfter,
     redisAfterDelete,
     cpuSeconds: Meter.cpu(before.procs, after.procs),
+    apiserverCpuMsPerNodeRun:
+      apiCpu[0] === undefined || apiCpu[1] === undefined
+        ? undefined
+        : ((apiCpu[1] - apiCpu[0]) * 1000) / size,
+    reaperPods: rpAdded.size,
+    rpodReconciles: reaperPodCounts(schedulerScrapes, 'reaper_reconciles_total', ['cause']),
+    rpodRequests: reaperPodCounts(watcherScrapes, 'reaper_reconcile_requests_total', ['cause']),
+    rpodSkips: reaperPodCounts(watcherScrapes, 'reaper_reconcile_skips_total', ['cause', 'reason']),
     schedulerPeakRssMiB: (procs.get('scheduler')?.peakRssBytes ?? 0) / MiB,
     watcherPeakRssMiB: (procs.get('watcher')?.peakRssBytes ?? 0) / MiB,
     drained,

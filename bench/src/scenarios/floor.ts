@@ -36,6 +36,8 @@ export interface FloorResult {
   readonly apiKinds: ApiKinds;
   /** Watch events the API server sent over the round, all watchers, per node-run. */
   readonly watchEventsPerNodeRun: number;
+  /** The API server's CPU over the round (process_cpu_seconds_total), ms per node-run. */
+  readonly apiserverCpuMsPerNodeRun: number | undefined;
 }
 
 export interface FloorOptions {
@@ -54,6 +56,15 @@ const FLOOR_JOB_LABEL = 'bench.reaper.io/floor';
 
 export async function apiserverMetrics(client: KubeClient): Promise<PromSample[]> {
   return parseProm(await client.request<string>('GET', '/metrics', { raw: true }));
+}
+
+/**
+ * The API server's CPU seconds so far (its process_cpu_seconds_total), or undefined when its
+ * /metrics has none: the same reading on both sides of the engine / floor ratio.
+ */
+export function apiserverCpuSeconds(samples: readonly PromSample[]): number | undefined {
+  const s = samples.find((x) => x.name === 'process_cpu_seconds_total');
+  return s?.value;
 }
 
 /** Per-request increase of apiserver_request_total (resource requests only). */
@@ -110,6 +121,7 @@ export async function runFloor(opts: FloorOptions): Promise<FloorResult[]> {
         api,
         apiKinds: apiKinds(api),
         watchEventsPerNodeRun: watchEvents(before, after) / size,
+        apiserverCpuMsPerNodeRun: cpuMsPerNodeRun(before, after, size),
       };
       out.push(r);
       const k = r.apiKinds;
@@ -121,6 +133,16 @@ export async function runFloor(opts: FloorOptions): Promise<FloorResult[]> {
     client.close();
   }
   return out;
+}
+
+function cpuMsPerNodeRun(
+  before: readonly PromSample[],
+  after: readonly PromSample[],
+  nodeRuns: number,
+): number | undefined {
+  const a = apiserverCpuSeconds(before);
+  const b = apiserverCpuSeconds(after);
+  return a === undefined || b === undefined ? undefined : ((b - a) * 1000) / nodeRuns;
 }
 
 /** One DaemonJob run over `size` nodes, done by hand; resolves with its makespan (ms). */

@@ -4,9 +4,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ApiNode as Node } from '@reaper-flow/domain';
 import { ApiError, KubeClient, Resources } from '@reaper-flow/k8s';
-import { ensureBinaries, ensureRedisSentinel, ensureRedisServer } from './binaries';
-import { startClusterServices } from './cluster-services';
 import { RUNTIME_CLASS } from './constants';
+import { ensureBinaries, ensureRedisSentinel, ensureRedisServer } from './control-plane/binaries';
+import { startClusterServices } from './control-plane/cluster-services';
 import {
   apiserverSpec,
   controllerManagerSpec,
@@ -15,36 +15,42 @@ import {
   type ProcessSpec,
   redisSpec,
   schedulerSpec,
-} from './control-plane';
-import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './daemon';
-import { writeKubeconfig } from './kubeconfig';
-import { KUBELET_LEASE, KUBELET_LEASE_NAMESPACE, kubeletIdentity } from './kubelet-lease';
-import { type Logger, stderrLogger } from './log';
-import { addNode, isNodeReady, NOT_READY_TAINT } from './nodes';
-import { defaultStateDir, stateLayout } from './paths';
-import { createPki } from './pki';
-import { freePorts } from './ports';
-import { apiserverReady, componentHealthy, etcdHealthy, redisPing, waitReady } from './readiness';
-import { realNodeLayout } from './real-node-config';
-import { cgroupPids, hostAddress, ipForward } from './real-node-host';
-import { ensureRealNodeDeps, realNodesRoot, startRealNodes } from './real-nodes';
+} from './control-plane/control-plane';
+import { isAlive, killGroupsNow, type SpawnedDaemon, spawnDaemon } from './control-plane/daemon';
+import { writeKubeconfig } from './control-plane/kubeconfig';
+import { createPki } from './control-plane/pki';
+import { freePorts } from './control-plane/ports';
+import {
+  apiserverReady,
+  componentHealthy,
+  etcdHealthy,
+  redisPing,
+  waitReady,
+} from './control-plane/readiness';
 import {
   CLUSTER_NODES,
   type ClusterTopology,
   clusterNodeSpec,
   clusterReady,
   createCluster,
-} from './redis-cluster';
+} from './control-plane/redis-cluster';
 import {
   LOCAL_MASTER_NAME,
   type SentinelPorts,
   type SentinelTopology,
   sentinelSpecs,
   sentinelTopologyReady,
-} from './redis-sentinel';
-import { StandInKubelet } from './stand-in-kubelet';
+} from './control-plane/redis-sentinel';
+import { stopLocalCluster } from './control-plane/teardown';
+import { type Logger, stderrLogger } from './log';
+import { defaultStateDir, stateLayout } from './paths';
+import { realNodeLayout } from './real-nodes/real-node-config';
+import { cgroupPids, hostAddress, ipForward } from './real-nodes/real-node-host';
+import { ensureRealNodeDeps, realNodesRoot, startRealNodes } from './real-nodes/real-nodes';
+import { KUBELET_LEASE, KUBELET_LEASE_NAMESPACE, kubeletIdentity } from './simulated-nodes/kubelet-lease';
+import { addNode, isNodeReady, NOT_READY_TAINT } from './simulated-nodes/nodes';
+import { StandInKubelet } from './simulated-nodes/stand-in-kubelet';
 import { type ClusterState, type RealNodeRecord, readState, writeState } from './state';
-import { stopLocalCluster } from './teardown';
 
 export interface StartLocalClusterOptions {
   /** Default: $REAPER_FLOW_STATE_DIR or `<repo>/.reaper-flow/local`. */
@@ -499,7 +505,7 @@ export async function ensureRuntimeClass(client: KubeClient): Promise<void> {
 }
 
 function kubeletDaemonSpec(stateDir: string, kubeconfig: string, nodeLeases: boolean): ProcessSpec {
-  const main = fileURLToPath(new URL('./stand-in-kubelet-main.ts', import.meta.url));
+  const main = fileURLToPath(new URL('./simulated-nodes/stand-in-kubelet-main.ts', import.meta.url));
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return {
     name: 'stand-in-kubelet',

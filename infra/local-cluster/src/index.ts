@@ -1,6 +1,5 @@
 export type { ApiNode as Node, ApiPod as Pod } from '@reaper-flow/domain';
 export { BUILT_APP_NODE_FLAGS, type BuiltApp, builtAppArgs, builtAppEntry } from './apps';
-export { ensureBinaries, ensureHelm } from './binaries';
 export {
   ensureRuntimeClass,
   type LocalCluster,
@@ -9,12 +8,21 @@ export {
   startLocalCluster,
 } from './cluster';
 export { DAEMON_JOB_LABEL, REAL_NODE_LABEL, RUNTIME_CLASS, SIMULATED_LABEL } from './constants';
-export { applyCrds } from './crds';
-export { FAULTS_CONFIGMAP, FAULTS_NAMESPACE, faultKey, setNodeFault } from './faults';
-export { KubeletConflictError } from './kubelet-lease';
-export type { KubeletTls } from './kubelet-server';
+export { ensureBinaries, ensureHelm } from './control-plane/binaries';
+export { applyCrds } from './control-plane/crds';
+export { freePorts } from './control-plane/ports';
+export { ReadinessError } from './control-plane/readiness';
+export { type ClusterTopology, clusterPrimaryOf, clusterProcessName } from './control-plane/redis-cluster';
+export { currentPrimary, LOCAL_MASTER_NAME, type SentinelTopology } from './control-plane/redis-sentinel';
+export { stopLocalCluster } from './control-plane/teardown';
+export { FAULTS_CONFIGMAP, FAULTS_NAMESPACE, faultKey, setNodeFault } from './faults/faults';
+export { type KilledProcess, killClusterProcess, restartClusterProcess } from './faults/process-faults';
 export { type Logger, stderrLogger } from './log';
-export { removeDir } from './mounts';
+export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
+export { removeDir } from './pods/mounts';
+export { realNodeLeftovers } from './real-nodes/real-node-teardown';
+export { KubeletConflictError } from './simulated-nodes/kubelet-lease';
+export type { KubeletTls } from './simulated-nodes/kubelet-server';
 export {
   type AddNodeOptions,
   addNode,
@@ -24,14 +32,6 @@ export {
   rebootNode,
   removeNode,
   setNodeReady,
-} from './nodes';
-export { defaultStateDir, nodeLayout, REPO_ROOT, stateLayout } from './paths';
-export { freePorts } from './ports';
-export { type KilledProcess, killClusterProcess, restartClusterProcess } from './process-faults';
-export { ReadinessError } from './readiness';
-export { realNodeLeftovers } from './real-node-teardown';
-export { type ClusterTopology, clusterPrimaryOf, clusterProcessName } from './redis-cluster';
-export { currentPrimary, LOCAL_MASTER_NAME, type SentinelTopology } from './redis-sentinel';
-export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './stand-in-kubelet';
+} from './simulated-nodes/nodes';
+export { kubeletTlsIn, StandInKubelet, type StandInKubeletOptions } from './simulated-nodes/stand-in-kubelet';
 export { type ClusterState, type RealNodeRecord, readState } from './state';
-export { stopLocalCluster } from './teardown';

@@ -19,6 +19,7 @@ export * from './overlay/reset-request';
 export * from './reaper-pod/desired-status';
 export * from './reaper-pod/event-reasons';
 export * from './reaper-pod/overlay-gate';
+export * from './reaper-pod/pod-facts';
 export * from './schemas/index';
 export * from './status/status-values';
 export * from './time';

@@ -406,8 +406,15 @@ export class KubeClient {
     const started = performance.now();
     const verb = opts.verb ?? method;
     const resource = opts.resource ?? path;
-    const report = (code: number) =>
+    // Once per request: when the response starts, or when it fails before that. A request that
+    // fails after its response started (a watch aborted or broken mid-stream, a body that times
+    // out) was already counted; counting it again made every ended watch two.
+    let reported = false;
+    const report = (code: number) => {
+      if (reported) return;
+      reported = true;
       this.opts.onRequest?.({ verb, resource, code, durationMs: performance.now() - started });
+    };
     const isWatch = verb === 'WATCH';
     return new Promise((resolve, reject) => {
       const req = https.request(
@@ -441,12 +448,11 @@ export class KubeClient {
         });
       }
       req.on('error', (err) => {
+        report(0);
         if (err instanceof ApiError) {
-          report(0);
           reject(err);
           return;
         }
-        report(0);
         reject(
           new ApiError('Network', 0, `${method} ${url.pathname}: ${err.message}`, undefined, undefined, {
             cause: err,

@@ -99,6 +99,27 @@ describe('ReconcileQueue on real Redis', () => {
     expect(seen).toEqual([0, 1]);
   });
 
+  it("a reconcile carries the cause of the request that made it, and a timer's is requeue", {
+    timeout: 30_000,
+  }, async () => {
+    const q = makeQueue(`{rf-test-${randomUUID().slice(0, 8)}}`);
+    const causes: string[] = [];
+    q.start(
+      connect('worker'),
+      async (_key, ctx) => {
+        causes.push(ctx.cause);
+        // The first reconcile asks to be looked at again: that one is the timer's.
+        return causes.length === 1 ? { requeueAfterMs: 10 } : undefined;
+      },
+      workerOpts,
+    );
+    await q.enqueue(key, Date.now(), 'Pod MODIFIED');
+    await waitFor(async () => causes.length >= 2 && (await idle(q)), 'the reconcile and its requeue');
+    await q.enqueue(key);
+    await waitFor(async () => causes.length >= 3 && (await idle(q)), 'a request naming no cause');
+    expect(causes).toEqual(['Pod MODIFIED', 'requeue', 'unspecified']);
+  });
+
   it('100 rapid changes to one object cause far fewer reconciles, the last seeing the last change', {
     timeout: 60_000,
   }, async () => {

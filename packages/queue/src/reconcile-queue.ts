@@ -17,12 +17,17 @@ export interface ReconcileResult {
   readonly requeueAfterMs?: number | undefined;
 }
 
-/** How this reconcile was delivered: which try, and how old its change is. */
+/** How this reconcile was delivered: which try, how old its change is, and what asked for it. */
 export interface ReconcileDelivery {
   /** 1 for the first try of this job, 2.. for BullMQ retries after a transient error. */
   readonly attempt: number;
   /** Epoch ms when the change that caused this reconcile was first seen (for event-lag metrics). */
   readonly seenAt: number;
+  /**
+   * What asked for it (`Pod MODIFIED`, `requeue`...), for metrics only: the request that made the
+   * job, which absorbed the requests that came while it waited.
+   */
+  readonly cause: string;
 }
 
 export type Reconciler = (
@@ -60,7 +65,12 @@ export interface ReconcileWorkerOptions {
   readonly onInvalidJob?: (info: { readonly jobId: string; readonly reason: string }) => void;
 }
 
-const JobData = z.object({ key: z.string(), seenAt: z.number() });
+const JobData = z.object({ key: z.string(), seenAt: z.number(), cause: z.string().optional() });
+
+/** The cause of a request whose caller named none. */
+export const UNSPECIFIED_CAUSE = 'unspecified';
+/** The cause of a reconcile a timer asked for (`requeueAfterMs`, or the retry of a key that kept failing). */
+export const REQUEUE_CAUSE = 'requeue';
 
 /** A reconcile that must not be retried (the reconciler already reported it on the object). */
 export class TerminalReconcileError extends ReaperError {
@@ -104,12 +114,19 @@ export class ReconcileQueue {
     });
   }
 
-  /** Asks for a reconcile of `key` (idempotent, coalescing; see the class comment). */
-  async enqueue(key: ObjectKey | string, seenAt: number = Date.now()): Promise<void> {
+  /**
+   * Asks for a reconcile of `key` (idempotent, coalescing; see the class comment). `cause` labels
+   * the reconcile's metrics only: it never changes what the reconcile does.
+   */
+  async enqueue(
+    key: ObjectKey | string,
+    seenAt: number = Date.now(),
+    cause: string = UNSPECIFIED_CAUSE,
+  ): Promise<void> {
     const text = typeof key === 'string' ? key : formatKey(key);
     await this.queue.add(
       'reconcile',
-      { key: text, seenAt },
+      { key: text, seenAt, cause },
       {
         attempts: this.opts.attempts,
         backoff: { type: 'exponential', delay: this.opts.backoffMs },
@@ -163,7 +180,7 @@ export class ReconcileQueue {
   }
 
   /** The job's key, or why the job is not one of this queue's (its data is Redis data: parsed). */
-  private keyOf(job: Job): { key: ObjectKey; seenAt: number } | { reason: string } {
+  private keyOf(job: Job): { key: ObjectKey; seenAt: number; cause: string } | { reason: string } {
     if (job.name !== 'reconcile' && job.name !== 'requeue')
       return { reason: `unknown job name "${job.name}"` };
     const data = JobData.safeParse(job.data);
@@ -178,7 +195,7 @@ export class ReconcileQueue {
       return { reason: (err as Error).message };
     }
     if (key.kind !== this.opts.kind) return { reason: `key "${data.data.key}" is not a ${this.opts.kind}` };
-    return { key, seenAt: data.data.seenAt };
+    return { key, seenAt: data.data.seenAt, cause: data.data.cause ?? UNSPECIFIED_CAUSE };
   }
 
   private async process(job: Job, reconciler: Reconciler, wopts: ReconcileWorkerOptions): Promise<unknown> {
@@ -189,10 +206,14 @@ export class ReconcileQueue {
     }
     const { key } = parsed;
     if (job.name === 'requeue') {
-      await this.enqueue(key, parsed.seenAt);
+      await this.enqueue(key, parsed.seenAt, REQUEUE_CAUSE);
       return { requeued: true };
     }
-    const delivery: ReconcileDelivery = { attempt: job.attemptsMade + 1, seenAt: parsed.seenAt };
+    const delivery: ReconcileDelivery = {
+      attempt: job.attemptsMade + 1,
+      seenAt: parsed.seenAt,
+      cause: parsed.cause,
+    };
     try {
       const result = await reconciler(key, delivery);
       if (result?.requeueAfterMs !== undefined) await this.requeueAfter(key, result.requeueAfterMs);

@@ -38,4 +38,16 @@ describe('WorldStore on real Redis', () => {
     await world.apply(record('c', '11'), object('c'));
     expect(await world.loadResourceVersion('ConfigMap')).toBe('11');
   });
+
+  it('has() says whether the world holds an object, before and after its deletion', {
+    timeout: 10_000,
+  }, async () => {
+    const world = new WorldStore(redis, prefix, 100);
+    await world.apply(record('held', '21'), object('held'));
+    expect(await world.has('ConfigMap', 'ns', 'held')).toBe(true);
+    expect(await world.has('ConfigMap', 'ns', 'never')).toBe(false);
+    expect(await world.has('ConfigMap', 'other-ns', 'held')).toBe(false);
+    await world.apply({ ...record('held', '22'), type: 'DELETED' }, undefined);
+    expect(await world.has('ConfigMap', 'ns', 'held')).toBe(false);
+  });
 });

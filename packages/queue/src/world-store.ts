@@ -125,6 +125,11 @@ export class WorldStore {
     return text ? (JSON.parse(text) as T) : undefined;
   }
 
+  /** Whether the world holds the object (HEXISTS: nothing is read or parsed). */
+  async has(kind: string, namespace: string, name: string): Promise<boolean> {
+    return (await this.redis.hexists(this.hash(kind, namespace), name)) === 1;
+  }
+
   /** Every stored object of a kind in one namespace ('' for cluster-scoped kinds). */
   async list<T>(kind: string, namespace: string): Promise<T[]> {
     const all = await this.redis.hgetall(this.hash(kind, namespace));

@@ -4,6 +4,16 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export interface Metrics {
   readonly registry: Registry;
   readonly reconcileDuration: Histogram<'kind' | 'outcome'>;
+  /**
+   * Reconciles run, by kind and cause: the change (`Pod MODIFIED`, `ReaperPod ADDED`...) or the
+   * scheduler's own reason (`requeue`...) whose request made the job. Requests coalesce in the
+   * queue, so a reconcile that several changes asked for counts once, under one of them.
+   */
+  readonly reconciles: Counter<'kind' | 'cause'>;
+  /** Reconciles the watcher asked for, by the key's kind and the change that asked (before coalescing). */
+  readonly reconcileRequests: Counter<'kind' | 'cause'>;
+  /** Reconciles the watcher did not ask for because the change could not change them, and why. */
+  readonly reconcileSkips: Counter<'kind' | 'cause' | 'reason'>;
   readonly eventLag: Histogram<'kind'>;
   readonly queueDepth: Gauge<'queue' | 'state'>;
   readonly nodeRuns: Counter<'outcome'>;
@@ -48,6 +58,24 @@ export function createMetrics(app: string): Metrics {
       help: 'Duration of one reconcile, by kind and outcome',
       labelNames: ['kind', 'outcome'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    reconciles: new Counter({
+      name: 'reaper_reconciles_total',
+      help: 'Reconciles run, by kind and the cause of the request that made the job',
+      labelNames: ['kind', 'cause'],
+      registers,
+    }),
+    reconcileRequests: new Counter({
+      name: 'reaper_reconcile_requests_total',
+      help: 'Reconciles asked for by the watcher, by the key kind and the change that asked (before coalescing)',
+      labelNames: ['kind', 'cause'],
+      registers,
+    }),
+    reconcileSkips: new Counter({
+      name: 'reaper_reconcile_skips_total',
+      help: 'Reconciles not asked for because the change could not change their outcome, by key kind, change and reason',
+      labelNames: ['kind', 'cause', 'reason'],
       registers,
     }),
     eventLag: new Histogram({

@@ -1,18 +1,24 @@
-import type { DependencyOnNode, HoldNodeRun, NodeGate, Persisted } from '@reaper-flow/domain';
 import {
+  belongsTo,
+  type DependencyOnNode,
   decodeNodeProgress,
   decodeProgressMeta,
   desiredReaperPodForNode,
   type FinishNodeRun,
+  type HoldNodeRun,
   isPersisted,
-  maxNodesInFlight,
+  type NodeGate,
+  type NodeRunEffect,
+  type NodeRunFacts,
+  type NodeRunQuestion,
   nodeGate,
+  type Persisted,
   PROGRESS_META_FIELD,
   parseReaperDaemonJob,
+  planNodeRunStep,
   type ReaperDaemonJob,
   type ReaperPod,
   reaperPodNameFor,
-  retryDelayMs,
   type StartNodeRun,
   TRIGGER_ANNOTATION,
 } from '@reaper-flow/domain';
@@ -24,22 +30,13 @@ import {
   type RunSlots,
   type WorldNode,
 } from '@reaper-flow/queue';
+import type { Logger } from '@reaper-flow/runtime';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { FIELD_MANAGER } from '../context';
-import { belongsTo, deleteReaperPodOfRun } from './reaper-pods';
+import { deleteReaperPodOfRun } from './reaper-pods';
 import type { DaemonJobEngineDeps } from './reconcile';
 import type { TokenBucket } from './token-bucket';
 import { toNodeView } from './world-views';
-
-/**
- * While parked, a node-run is woken by the watcher when its ReaperPod changes. The watchdog wakes it
- * anyway after this long, in case a wake-up was lost (watcher restarting): a safety net, not a poll.
- */
-const WATCHDOG_MS = 60_000;
-/** The node status message of a node-run parked on the job's suspension. */
-const SUSPENDED_MESSAGE = 'waiting: the job is suspended';
-/** A create that met a ReaperPod still being removed tries again this soon. */
-const RECREATE_DELAY_MS = 300;
 
 export interface NodeRunDeps extends DaemonJobEngineDeps {
   readonly createLimiter: TokenBucket;
@@ -74,14 +71,14 @@ export async function park(
   throw new DelayedError();
 }
 
+/** A step asks at most this many questions (one of each kind); more is a bug in the plan. */
+const MAX_QUESTIONS = 8;
+
 /**
- * One node's part of a DaemonJob run, as a resumable step machine kept in job.data:
- * - create: create the attempt's ReaperPod `<job>-<node>` (annotated with run id and attempt;
- *   an existing one of this attempt is adopted, one of an older attempt or run is removed first),
- *   report StartNodeRun, then park;
- * - wait: woken when the ReaperPod changes; when it has ended, report FinishNodeRun and either
- *   finish (success, or retries exhausted) or park until the retry's backoff has passed;
- * - backoff: the backoff is over: go to create with the next attempt.
+ * One node's part of a DaemonJob run, as the shell of the domain's planNodeRunStep: read the job
+ * and the run index, then answer the plan's questions (each a read, or a write with a result, at
+ * the point of the step where it is needed) until it says how the step ends; perform its effects;
+ * park or finish. The step machine is kept in job.data (see planNodeRunStep).
  * Reports go to the job's inbox (append only) and the job's key is enqueued, so the job's reconcile
  * folds them. Every step is idempotent: at-least-once delivery (a stalled step, a scheduler killed
  * mid-step) repeats a step, never an attempt: the ReaperPod of an attempt is found by name and
@@ -100,7 +97,7 @@ export async function processNodeRun(
     throw new UnrecoverableError(`invalid node-run job ${job.id}: ${fields.join('; ')}`);
   }
   const data = parsed.data;
-  const { ctx, store } = deps;
+  const { ctx } = deps;
   // Awake now, and about to read the world: an older wake flag is served by this very run.
   await deps.flows.consumeWake(data.namespace, data.job, data.runId, data.node);
   const log = ctx.logger.child({
@@ -110,195 +107,112 @@ export async function processNodeRun(
     attempt: data.attempt,
   });
   log.debug({ step: data.step }, 'node-run step');
-  const { namespace, runId, node } = data;
-  const result = (outcome: NodeRunResult['outcome'], exitCode?: number): NodeRunResult => ({
-    node,
-    outcome,
-    attempts: data.attempt,
-    ...(exitCode === undefined ? {} : { exitCode }),
-  });
 
-  const owner = await currentJob(deps, data);
-  const currentRunId = await store.currentRun(namespace, data.job, node);
-  const rpodName = reaperPodNameFor(data.job, node);
-  if (!owner || currentRunId !== runId) {
-    // Replaced, cancelled (node left the targets) or the job is gone: remove our attempt's pod.
-    log.debug({ current: currentRunId, jobFound: Boolean(owner) }, 'node-run superseded');
-    await deleteReaperPodOfRun(ctx, namespace, { name: rpodName, runId, attempt: data.attempt });
-    if (currentRunId && currentRunId !== runId) {
-      // The run that replaced us may be waiting for our pod to go away.
-      await deps.flows.wake(namespace, data.job, currentRunId, node);
-    }
-    await releaseSlot(deps, data);
-    return result('Superseded');
-  }
-
-  if (data.step === 'backoff' && data.notBefore !== undefined && Date.now() < data.notBefore) {
-    // Woken early (e.g. the failed attempt's pod changed): the backoff still applies.
-    return park(deps, job, token, data.notBefore, data);
-  }
-  if (data.step === 'create' || data.step === 'backoff') {
-    if (owner.spec.suspend && (await stillSuspended(deps, data))) {
-      // Suspended: this attempt's ReaperPod is not made. Parked without a rollout slot (one kept
-      // from a failed attempt is given back), registered so that any reconcile of the job that
-      // finds it no longer suspended wakes it (a restarted scheduler's included); the status says
-      // why the node waits.
-      log.debug('node-run waits: the job is suspended');
-      if (data.held !== SUSPENDED_MESSAGE) {
-        await report(deps, data, {
-          type: 'HoldNodeRun',
-          runId,
-          node,
-          reason: 'Suspended',
-          message: SUSPENDED_MESSAGE,
-          at: new Date().toISOString(),
-        });
-      }
-      await releaseSlot(deps, data);
-      return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, held: SUSPENDED_MESSAGE });
-    }
-    // `after` on this node: every dependency that targets it must have succeeded here in its newest
-    // run. A held node-run parks (no slot taken) until a dependency's progress wakes it.
-    const gate = await dependencyGate(deps, owner, data);
-    if (gate.kind !== 'open') {
-      if (data.held !== gate.message) {
-        const hold: HoldNodeRun = {
-          type: 'HoldNodeRun',
-          runId,
-          node,
-          reason: gate.kind === 'failed' ? 'DependencyFailed' : 'DependencyWaiting',
-          message: gate.message,
-          at: new Date().toISOString(),
-        };
-        await report(deps, data, hold);
-      }
-      log.debug({ gate: gate.message }, 'node-run held by a dependency');
-      return park(deps, job, token, Date.now() + WATCHDOG_MS, data, { ...data, held: gate.message });
-    }
-    // Rollout throttle: at most maxUnavailable (else rollout.maxNodesInFlight) nodes of this job
-    // run at once (0: no limit). A node-run without a slot parks; the one that frees a slot wakes it.
-    const max = await rolloutLimit(deps, owner, data);
-    if (max > 0 && !(await deps.slots.acquire(namespace, data.job, `${runId}|${node}`, max))) {
-      return park(deps, job, token, Date.now() + WATCHDOG_MS, data);
-    }
-    const ensured = await ensureReaperPod(deps, owner, data, rpodName);
-    if (ensured === 'blocked')
-      return park(deps, job, token, Date.now() + RECREATE_DELAY_MS, data, { ...data, step: 'create' });
-    const start: StartNodeRun = {
-      type: 'StartNodeRun',
-      runId,
-      node,
-      attempt: data.attempt,
-      reaperPodName: rpodName,
-      at: new Date().toISOString(),
-    };
-    await report(deps, data, start);
-    // A ReaperPod this step found rather than made (a step repeated after a crash) may have ended
-    // already, and the wake for that was served before this step: look at it again at once.
-    const until = ensured === 'adopted' ? Date.now() : Date.now() + WATCHDOG_MS;
-    return park(deps, job, token, until, data, { ...data, step: 'wait' });
-  }
-
-  // step 'wait': has our attempt's ReaperPod ended?
-  const rpod = await observedReaperPod(deps, namespace, rpodName);
-  const ours = rpod && belongsTo(rpod, { runId, attempt: data.attempt }) ? rpod : undefined;
-  const phase = ours?.status?.phase;
-  const deadlineAt = attemptDeadline(owner, ours);
-  const overdue = ours !== undefined && deadlineAt !== undefined && Date.now() >= deadlineAt;
-  if (ours && phase !== 'Succeeded' && phase !== 'Failed' && !overdue) {
-    // Woken by the ReaperPod's changes; at the latest by its deadline, or the watchdog.
-    return park(deps, job, token, Math.min(Date.now() + WATCHDOG_MS, deadlineAt ?? Infinity), data);
-  }
-  const deadlineExceeded = overdue && phase !== 'Succeeded' && phase !== 'Failed';
-  if (deadlineExceeded) {
-    // Deleting the ReaperPod deletes its Pod, which stops the process.
-    log.info({ activeDeadlineSeconds: owner.spec.activeDeadlineSeconds }, 'attempt exceeded its deadline');
-    await deleteReaperPodOfRun(ctx, namespace, { name: rpodName, runId, attempt: data.attempt });
-  }
-
-  const now = Date.now();
-  const exitCode = deadlineExceeded ? undefined : ours?.status?.exitCode;
-  if (phase === 'Succeeded') {
-    await report(deps, data, finish(data, 'Succeeded', now, exitCode));
-    ctx.metrics.nodeRuns.inc({ outcome: 'Succeeded' });
-    await releaseSlot(deps, data);
-    return result('Succeeded', exitCode);
-  }
-  const message = deadlineExceeded
-    ? `DeadlineExceeded: the attempt ran longer than activeDeadlineSeconds (${owner.spec.activeDeadlineSeconds}s) and was stopped`
-    : ours
-      ? ours.status?.message
-      : 'the ReaperPod was deleted before it finished';
-  const failed = (): FinishNodeRun => ({
-    ...finish(data, 'Failed', now, exitCode, message),
-    ...(deadlineExceeded && { reason: 'DeadlineExceeded' as const }),
-  });
-  const retryLimit = owner.spec.retryLimit;
-  if (data.attempt - 1 < retryLimit) {
-    const retryAt = now + retryDelayMs(data.attempt, ctx.live.current().retry, Math.random());
-    await report(deps, data, { ...failed(), retryAt });
-    ctx.metrics.nodeRunRetries.inc();
-    return park(deps, job, token, retryAt, data, {
-      ...data,
-      step: 'backoff',
-      attempt: data.attempt + 1,
-      notBefore: retryAt,
-    });
-  }
-  await report(deps, data, failed());
-  ctx.metrics.nodeRuns.inc({ outcome: 'Failed' });
-  await releaseSlot(deps, data);
-  return result('Failed', exitCode);
-}
-
-function finish(
-  data: NodeRunData,
-  outcome: 'Succeeded' | 'Failed',
-  now: number,
-  exitCode?: number,
-  message?: string,
-): FinishNodeRun {
-  return {
-    type: 'FinishNodeRun',
-    runId: data.runId,
-    node: data.node,
-    attempt: data.attempt,
-    outcome,
-    at: new Date(now).toISOString(),
-    ...(exitCode === undefined ? {} : { exitCode }),
-    ...(message ? { message } : {}),
+  let facts: NodeRunFacts = {
+    job: await currentJob(deps, data),
+    currentRunId: await deps.store.currentRun(data.namespace, data.job, data.node),
   };
-}
-
-/**
- * When this attempt must have ended (epoch ms): its ReaperPod's creation plus
- * spec.activeDeadlineSeconds. Read from the ReaperPod, so a repeated step or a restarted scheduler
- * keeps the same deadline.
- */
-function attemptDeadline(owner: Persisted<ReaperDaemonJob>, rpod: ReaperPod | undefined): number | undefined {
-  const seconds = owner.spec.activeDeadlineSeconds;
-  const created = rpod?.metadata.creationTimestamp;
-  if (seconds === undefined || created === undefined) return undefined;
-  const ms = Date.parse(created);
-  return Number.isNaN(ms) ? undefined : ms + seconds * 1000;
-}
-
-/**
- * How many nodes of this job may run at once: spec.maxUnavailable (a percentage of the targets the
- * job's engine counted, from its progress index), else rollout.maxNodesInFlight; 0 = no limit.
- */
-async function rolloutLimit(
-  deps: NodeRunDeps,
-  owner: Persisted<ReaperDaemonJob>,
-  data: NodeRunData,
-): Promise<number> {
-  const fallback = deps.ctx.live.current().rollout.maxNodesInFlight;
-  const maxUnavailable = owner.spec.maxUnavailable;
-  if (maxUnavailable === undefined || typeof maxUnavailable === 'number') {
-    return maxNodesInFlight(maxUnavailable, 0, fallback);
+  const random01 = Math.random();
+  for (let asked = 0; ; asked += 1) {
+    const plan = planNodeRunStep({
+      state: data,
+      facts,
+      nowMs: Date.now(),
+      random01,
+      retry: ctx.live.current().retry,
+      maxNodesInFlight: ctx.live.current().rollout.maxNodesInFlight,
+    });
+    if (plan.kind === 'ask') {
+      if (asked >= MAX_QUESTIONS) throw new Error(`node-run plan kept asking (${plan.question.kind})`);
+      facts = { ...facts, ...(await answer(deps, data, facts, plan.question)) };
+      continue;
+    }
+    for (const effect of plan.effects) await perform(deps, data, log, effect);
+    if (plan.kind === 'park') {
+      return park(deps, job, token, plan.untilMs, data, plan.next && { ...data, ...plan.next });
+    }
+    return {
+      node: data.node,
+      outcome: plan.outcome,
+      attempts: data.attempt,
+      ...(plan.exitCode === undefined ? {} : { exitCode: plan.exitCode }),
+    };
   }
-  const progress = await deps.store.progressOf(data.namespace, data.job, data.node, PROGRESS_META_FIELD);
-  return maxNodesInFlight(maxUnavailable, decodeProgressMeta(progress.meta)?.targets ?? 0, fallback);
+}
+
+/** Finds out what the plan asked. */
+async function answer(
+  deps: NodeRunDeps,
+  data: NodeRunData,
+  facts: NodeRunFacts,
+  question: NodeRunQuestion,
+): Promise<Partial<NodeRunFacts>> {
+  const { namespace, runId, node } = data;
+  switch (question.kind) {
+    case 'stillSuspended':
+      return { stillSuspended: await stillSuspended(deps, data) };
+    case 'dependencyGate': {
+      if (!facts.job) throw new Error('node-run plan asked for the gate of a job it does not have');
+      return { gate: await dependencyGate(deps, facts.job, data) };
+    }
+    case 'rolloutTargets': {
+      const progress = await deps.store.progressOf(namespace, data.job, node, PROGRESS_META_FIELD);
+      return { rolloutTargets: decodeProgressMeta(progress.meta)?.targets ?? 0 };
+    }
+    case 'acquireSlot':
+      return {
+        slotAcquired: await deps.slots.acquire(namespace, data.job, `${runId}|${node}`, question.max),
+      };
+    case 'ensureReaperPod': {
+      if (!facts.job) throw new Error('node-run plan asked for a ReaperPod of a job it does not have');
+      return { ensured: await ensureReaperPod(deps, facts.job, data, reaperPodNameFor(data.job, node)) };
+    }
+    case 'observeReaperPod':
+      return {
+        observed: { reaperPod: await observedReaperPod(deps, namespace, reaperPodNameFor(data.job, node)) },
+      };
+    default: {
+      const never: never = question;
+      throw new Error(`unknown node-run question ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Carries out one effect of the plan. */
+async function perform(
+  deps: NodeRunDeps,
+  data: NodeRunData,
+  log: Logger,
+  effect: NodeRunEffect,
+): Promise<void> {
+  const { ctx } = deps;
+  const { namespace, runId, node } = data;
+  switch (effect.type) {
+    case 'report':
+      return report(deps, data, effect.command);
+    case 'releaseSlot':
+      return releaseSlot(deps, data);
+    case 'deleteAttemptPod':
+      return deleteReaperPodOfRun(ctx, namespace, {
+        name: reaperPodNameFor(data.job, node),
+        runId,
+        attempt: data.attempt,
+      });
+    case 'wake':
+      await deps.flows.wake(namespace, data.job, effect.runId, node);
+      return;
+    case 'count':
+      if (effect.metric === 'nodeRuns') ctx.metrics.nodeRuns.inc({ outcome: effect.outcome });
+      else ctx.metrics.nodeRunRetries.inc();
+      return;
+    case 'log':
+      log[effect.level](effect.fields ?? {}, effect.message);
+      return;
+    default: {
+      const never: never = effect;
+      throw new Error(`unknown node-run effect ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 /**

@@ -1,21 +1,6 @@
-import { ATTEMPT_ANNOTATION, type ReaperPod, RUN_ID_ANNOTATION, type RunPodRef } from '@reaper-flow/domain';
+import { belongsTo, type ReaperPod, type RunPodRef } from '@reaper-flow/domain';
 import { isApiError, Resources } from '@reaper-flow/k8s';
 import type { SchedulerContext } from '../context';
-
-/** Which run and attempt a ReaperPod belongs to, from its annotations. */
-function runOf(rpod: Pick<ReaperPod, 'metadata'>): { runId?: string; attempt?: number } {
-  const annotations = rpod.metadata.annotations ?? {};
-  const attempt = Number(annotations[ATTEMPT_ANNOTATION]);
-  return {
-    ...(annotations[RUN_ID_ANNOTATION] ? { runId: annotations[RUN_ID_ANNOTATION] } : {}),
-    ...(Number.isInteger(attempt) && attempt > 0 ? { attempt } : {}),
-  };
-}
-
-export function belongsTo(rpod: Pick<ReaperPod, 'metadata'>, ref: Omit<RunPodRef, 'name'>): boolean {
-  const run = runOf(rpod);
-  return run.runId === ref.runId && (ref.attempt === undefined || run.attempt === ref.attempt);
-}
 
 /**
  * Deletes the ReaperPod `ref.name` only if it still belongs to `ref`'s run (and attempt): every

@@ -325,11 +325,11 @@ class ReaperPodReconcile {
       requestId: uid,
       cause: 'failed',
     });
-    await this.ctx.queues.ReaperOverlay.enqueue({
-      kind: 'ReaperOverlay',
-      namespace,
-      name: overlay.metadata.name,
-    });
+    await this.ctx.queues.ReaperOverlay.enqueue(
+      { kind: 'ReaperOverlay', namespace, name: overlay.metadata.name },
+      Date.now(),
+      'overlay reset request',
+    );
     this.req.log.info({ node, overlay: overlay.metadata.name }, 'requested an overlay reset (OnFailure)');
   }
 }

@@ -12,9 +12,10 @@
  *      `toTriggerRun(plan, newRunId, now)`; the nodes it queues become one run flow;
  *   4. save the state with the decided events, then act: add run flows, delete ReaperPods, record
  *      `kubeEventsFor(events)`, write `toStatus(state)` (coalesced).
- * Node-run worker (one BullMQ child per run and node): creates the attempt's ReaperPod and reports
- * StartNodeRun; when it ends, reports FinishNodeRun (with `retryAt` from `retryDelayMs` when a
- * retry follows) and runs the next attempt itself after the backoff. Repeated reports are
+ * Node-run worker (one BullMQ child per run and node, each step planned by `planNodeRunStep`):
+ * creates the attempt's ReaperPod and reports StartNodeRun; when it ends, reports FinishNodeRun
+ * (with `retryAt` from `retryDelayMs` when a retry follows) and runs the next attempt itself after
+ * the backoff. Repeated reports are
  * `duplicate` (no events); reports of a replaced run or older attempt are `stale`.
  */
 export { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff';
@@ -71,6 +72,22 @@ export {
   type ProgressMeta,
   progressIndexChanges,
 } from './node-gate';
+export {
+  attemptDeadline,
+  type EnsureReaperPodResult,
+  NODE_RUN_WATCHDOG_MS,
+  type NodeRunEffect,
+  type NodeRunFacts,
+  type NodeRunPlan,
+  type NodeRunQuestion,
+  type NodeRunStepChange,
+  type NodeRunStepInput,
+  type NodeRunStepOutcome,
+  type NodeRunStepState,
+  planNodeRunStep,
+  RECREATE_DELAY_MS,
+  SUSPENDED_MESSAGE,
+} from './node-run-plan';
 export { activeCount, derivePhase } from './phase';
 export { type PlannedTrigger, planTriggers, type TriggerObservation, toTriggerRun } from './plan-triggers';
 export {
@@ -86,6 +103,7 @@ export {
   targetsOutdated,
 } from './reconcile-plan';
 export { maxNodesInFlight } from './rollout-limit';
+export { belongsTo, runOf } from './run-pod';
 export { OPERATIONAL_SPEC_FIELDS, runSpecHash } from './run-spec';
 export {
   type DaemonJobState,
