@@ -1,9 +1,10 @@
+import type { DaemonJobPhaseView } from '../dag/after-graph';
 import type { DaemonJobCommand } from './commands';
 import { decideObserveDependencies, decideObserveSpec, decideObserveTargets } from './decide-observe';
 import { decideFinishNodeRun, decideHoldNodeRun, decideStartNodeRun, decideTriggerRun } from './decide-runs';
 import type { Decision } from './decision';
 import type { DaemonJobEvent } from './events';
-import { fold } from './evolve';
+import { FoldSession } from './evolve';
 import { derivePhase } from './phase';
 import { type DaemonJobState, targetCount } from './state';
 
@@ -31,33 +32,53 @@ const decideOnly = (command: DaemonJobCommand, state: DaemonJobState): Decision 
 };
 
 /**
- * Appends DaemonJobCompleted / DaemonJobPartiallyFailed when the events move the job into that
- * phase (the last active node finished, a failed node left the targets, a run on zero nodes...).
+ * The outcome event when `events` move the job into Completed / PartiallyFailed (the last active
+ * node finished, a failed node left the targets, a run on zero nodes...), undefined otherwise.
  */
-const withOutcome = (
-  state: DaemonJobState,
-  events: readonly DaemonJobEvent[],
+const outcomeEvent = (
+  before: DaemonJobPhaseView,
+  after: DaemonJobState,
   at: string,
-): DaemonJobEvent[] => {
-  const before = derivePhase(state);
-  const after = fold(events, state);
+): DaemonJobEvent | undefined => {
   const phase = derivePhase(after);
-  if (phase === before) return [...events];
+  if (phase === before) return undefined;
   const generation = after.observedGeneration ?? 0;
   const totalNodes = targetCount(after);
   const succeededNodes = after.counts.Succeeded;
-  if (phase === 'Completed') {
-    return [...events, { type: 'DaemonJobCompleted', generation, succeededNodes, totalNodes, at }];
-  }
+  if (phase === 'Completed')
+    return { type: 'DaemonJobCompleted', generation, succeededNodes, totalNodes, at };
   if (phase === 'PartiallyFailed') {
     const failedNodes = after.counts.Failed;
-    return [
-      ...events,
-      { type: 'DaemonJobPartiallyFailed', generation, succeededNodes, failedNodes, totalNodes, at },
-    ];
+    return { type: 'DaemonJobPartiallyFailed', generation, succeededNodes, failedNodes, totalNodes, at };
   }
-  return [...events];
+  return undefined;
 };
+
+/** A command's decision and the state after its events. */
+export type Decided = Readonly<{ decision: Decision; state: DaemonJobState }>;
+
+/**
+ * decideCommand, also returning the state after the decision's events (which deciding the outcome
+ * event folds anyway). With a `session`, the fold is that session's (see FoldSession): `state` must
+ * then be the session's latest state or one from outside it, and is stale once this returns; the
+ * caller continues from the returned state. Without one, `state` is left as it was.
+ */
+export function decideAndEvolve(
+  command: DaemonJobCommand,
+  state: DaemonJobState,
+  session: FoldSession = new FoldSession(),
+): Decided {
+  const decision = decideOnly(command, state);
+  if (decision.events.length === 0) return { decision, state };
+  const before = derivePhase(state);
+  const after = session.fold(decision.events, state);
+  const outcome = outcomeEvent(before, after, command.at);
+  if (!outcome) return { decision: { ...decision, events: [...decision.events] }, state: after };
+  return {
+    decision: { ...decision, events: [...decision.events, outcome] },
+    state: session.fold([outcome], after),
+  };
+}
 
 /**
  * The DaemonJob decider with the command's fate: the events to append (empty for a duplicate,
@@ -65,9 +86,7 @@ const withOutcome = (
  * for a stale run). Pure: time and ids come in the command.
  */
 export function decideCommand(command: DaemonJobCommand, state: DaemonJobState): Decision {
-  const decision = decideOnly(command, state);
-  if (decision.events.length === 0) return decision;
-  return { ...decision, events: withOutcome(state, decision.events, command.at) };
+  return decideAndEvolve(command, state).decision;
 }
 
 /** `decide(command, state) -> events`: the events of decideCommand. */

@@ -1,9 +1,9 @@
 // Helpers for the DaemonJob decider's unit tests (given events / when command / then events).
 import type { DaemonJobCommand, FinishNodeRun, ObserveSpec, StartNodeRun, TriggerRun } from './commands';
-import { decideCommand } from './decide';
+import { decideAndEvolve, decideCommand } from './decide';
 import type { Decision } from './decision';
 import type { DaemonJobEvent } from './events';
-import { fold } from './evolve';
+import { FoldSession, fold } from './evolve';
 import { type DaemonJobState, initialState } from './state';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
@@ -86,14 +86,16 @@ export function history(
   from: DaemonJobState = initialState,
 ): DaemonJobEvent[] {
   const events: DaemonJobEvent[] = [];
+  // One session: the node map is copied once for the whole history (`from` is left as it was).
+  const session = new FoldSession();
   let state = from;
   for (const command of commands) {
-    const decision = decideCommand(command, state);
-    if (decision.result.kind !== 'accepted') {
-      throw new Error(`${command.type} not accepted: ${JSON.stringify(decision.result)}`);
+    const decided = decideAndEvolve(command, state, session);
+    if (decided.decision.result.kind !== 'accepted') {
+      throw new Error(`${command.type} not accepted: ${JSON.stringify(decided.decision.result)}`);
     }
-    events.push(...decision.events);
-    state = fold(decision.events, state);
+    events.push(...decided.decision.events);
+    state = decided.state;
   }
   return events;
 }

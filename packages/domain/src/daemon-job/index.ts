@@ -33,14 +33,14 @@ export {
   type TriggerRun,
   toObserveSpec,
 } from './commands';
-export { decide, decideCommand } from './decide';
+export { type Decided, decide, decideAndEvolve, decideCommand } from './decide';
 export type { CommandResult, Decision, RejectReason, StaleReason } from './decision';
 export { blockMessage, blockReasonName } from './dependency-block';
 export { type EngineState, initialEngineState, type PendingFlow, type RunPodRef } from './engine-state';
 export { engineStateSchema, parseEngineState } from './engine-state-schema';
 export { DaemonJobEventReason } from './event-reasons';
 export type { DaemonJobEvent, DaemonJobEventOf, DaemonJobEventType, DependencyBlockReason } from './events';
-export { evolve, fold, UnknownEventError } from './evolve';
+export { evolve, FoldSession, fold, UnknownEventError } from './evolve';
 export {
   type AttemptHistory,
   type AttemptOutcome,

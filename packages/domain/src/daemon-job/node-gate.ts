@@ -2,7 +2,7 @@
 // that node has succeeded there in its newest run. Decided from the dependencies' engine state (their
 // progress index, saved with each snapshot), never from a status that may lag behind it.
 import { z } from 'zod';
-import { type DaemonJobState, type NodeRunPhase, type NodeState, targetCount } from './state';
+import { type DaemonJobState, type NodeRunPhase, type NodeState, nodeOf, targetCount } from './state';
 import { type NodeView, type TargetingSpec, targetNodes } from './targets';
 import type { TriggerOnView } from './views';
 
@@ -177,15 +177,28 @@ export type ProgressIndexChanges = Readonly<{
   del: readonly string[];
 }>;
 
-export function progressIndexChanges(before: DaemonJobState, after: DaemonJobState): ProgressIndexChanges {
+/**
+ * `names`: when given, the only nodes whose entry may differ between the two states (a
+ * FoldSession's `touched`), so a reconcile pays for what it changed, not for the fleet.
+ */
+export function progressIndexChanges(
+  before: DaemonJobState,
+  after: DaemonJobState,
+  names?: Iterable<string>,
+): ProgressIndexChanges {
   const set: Record<string, string> = {};
   const del: string[] = [];
-  for (const [name, node] of Object.entries(after.nodes)) {
-    const previous = Object.hasOwn(before.nodes, name) ? before.nodes[name] : undefined;
+  for (const name of names ?? new Set([...Object.keys(after.nodes), ...Object.keys(before.nodes)])) {
+    const node = nodeOf(after, name);
+    const previous = nodeOf(before, name);
+    if (!node) {
+      if (previous) del.push(name);
+      continue;
+    }
+    if (previous === node) continue;
     const value = encodeNodeProgress(node);
     if (!previous || encodeNodeProgress(previous) !== value) set[name] = value;
   }
-  for (const name of Object.keys(before.nodes)) if (!Object.hasOwn(after.nodes, name)) del.push(name);
   // Always written: one small field, and an index written by an older version gains it at once.
   set[PROGRESS_META_FIELD] = encodeProgressMeta(after);
   return { set, del };

@@ -4,15 +4,15 @@ import type { ReaperDaemonJob } from '../schemas/reaper-daemon-job';
 import { reaperPodNameFor } from '../translate/desired-reaper-pod';
 import { RETRY_FAILED_ANNOTATION, TRIGGER_ANNOTATION } from '../translate/labels';
 import { type DaemonJobCommand, toObserveSpec } from './commands';
-import { decideCommand } from './decide';
+import { decideAndEvolve } from './decide';
 import type { CommandResult } from './decision';
 import type { EngineState, PendingFlow, RunPodRef } from './engine-state';
 import type { DaemonJobEvent } from './events';
-import { evolve } from './evolve';
+import { FoldSession } from './evolve';
 import { progressIndexChanges } from './node-gate';
 import { planTriggers, toTriggerRun } from './plan-triggers';
 import { runSpecHash } from './run-spec';
-import { type DaemonJobState, initialState } from './state';
+import { type DaemonJobState, initialState, nodeOf } from './state';
 import { toStatus } from './status';
 import { decideStatusWrite, type StatusWrite } from './status-coalescing';
 
@@ -76,11 +76,16 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
   const { job, previous } = input;
   const name = job.metadata.name;
   const spec = job.spec;
+  // One fold session for the whole plan: the node map is copied once, then updated in place, so
+  // n inbox commands cost O(n) and not O(n) each. Safe because `domain` is the only intermediate
+  // state kept: every step continues from the latest one, planTriggers returns plain arrays, and
+  // `previous.domain` (read again below for the index changes) came from outside the session.
+  const session = new FoldSession();
   let domain = previous.domain;
   const events: DaemonJobEvent[] = [];
   const apply = (command: DaemonJobCommand): CommandResult => {
-    const decision = decideCommand(command, domain);
-    for (const event of decision.events) domain = evolve(domain, event);
+    const { decision, state } = decideAndEvolve(command, domain, session);
+    domain = state;
     events.push(...decision.events);
     return decision.result;
   };
@@ -164,20 +169,28 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
     inboxCursor,
     intents,
     newFlows,
-    runIndex: runIndexChanges(previous.domain, domain),
-    progressIndex: progressIndexChanges(previous.progressIndexed ? previous.domain : initialState, domain),
+    // Only the nodes the session touched can differ from `previous.domain`; an index never written
+    // (not progressIndexed) is built from scratch.
+    runIndex: runIndexChanges(previous.domain, domain, session.touched),
+    progressIndex: previous.progressIndexed
+      ? progressIndexChanges(previous.domain, domain, session.touched)
+      : progressIndexChanges(initialState, domain),
   };
 }
 
 /** Which nodes changed owner run between two states (the index node-run steps read). */
-export function runIndexChanges(before: DaemonJobState, after: DaemonJobState): IndexChanges {
+export function runIndexChanges(
+  before: DaemonJobState,
+  after: DaemonJobState,
+  /** When given, the only nodes whose entry may differ (a FoldSession's `touched`). */
+  names?: Iterable<string>,
+): IndexChanges {
   const set: Record<string, string> = {};
   const del: string[] = [];
-  for (const [node, state] of Object.entries(after.nodes)) {
-    if (state.runId && before.nodes[node]?.runId !== state.runId) set[node] = state.runId;
-  }
-  for (const [node, state] of Object.entries(before.nodes)) {
-    if (state.runId && !after.nodes[node]?.runId) del.push(node);
+  for (const node of names ?? new Set([...Object.keys(after.nodes), ...Object.keys(before.nodes)])) {
+    const runId = nodeOf(after, node)?.runId;
+    if (runId && nodeOf(before, node)?.runId !== runId) set[node] = runId;
+    if (!runId && nodeOf(before, node)?.runId) del.push(node);
   }
   return { set, del };
 }
