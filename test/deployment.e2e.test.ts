@@ -471,7 +471,7 @@ ${await releaseState()}`);
     });
   });
 
-  it('deleting the leader watcher Pod lets the standby take over, and a new DaemonJob still runs', {
+  it('deleting the leader watcher Pod lets another watcher take over, and a new DaemonJob still runs', {
     timeout: 180_000,
   }, async () => {
     interface Lease {
@@ -492,11 +492,34 @@ ${await releaseState()}`);
     const next = await waitFor(
       async () => {
         const h = await holder();
-        return h && h !== leader && watchers.includes(h) ? h : undefined;
+        return h && h !== leader ? h : undefined;
       },
-      { description: 'the standby watcher holds the Lease', timeoutMs: 60_000 },
+      { description: 'another watcher holds the Lease', timeoutMs: 60_000 },
+    ).catch(async (err: Error) => {
+      // Seen once in a full run on main: say who holds the Lease and what every watcher logged.
+      const lease = await kubectl(['get', 'lease', `${RELEASE}-watcher`, '-n', SYSTEM, '-o', 'yaml']);
+      const logs = await Promise.all(
+        watchers.map(async (w) => {
+          const out = await kubectl(['logs', '-n', SYSTEM, w, '--tail=40']);
+          return `--- ${w}:\n${out.stdout}${out.stderr}`;
+        }),
+      );
+      throw new Error(`${err.message}\n${lease.stdout}\n${await releaseState()}\n${logs.join('\n')}`);
+    });
+    // The standby polls every renewIntervalMs (5 s in the chart); the Deployment's replacement Pod
+    // tries once it starts. The leader released the Lease on SIGTERM, so either may win the race
+    // (the CI run of 19:10 failed waiting for the standby only): what matters is that a live watcher
+    // Pod other than the deleted one leads.
+    const live = (
+      await kube().list<PodObj>(Resources.pods, {
+        namespace: SYSTEM,
+        labelSelector: 'app.kubernetes.io/component=watcher',
+      })
+    ).items.map((p) => p.metadata.name);
+    expect(live).toContain(next);
+    console.log(
+      `[deployment] Lease moved from ${leader} to ${next} (${watchers.includes(next) ? 'the standby' : 'the replacement Pod'})`,
     );
-    expect(watchers.filter((w) => w !== leader)).toEqual([next]);
     await kube().create(
       Resources.reaperDaemonJobs,
       {
