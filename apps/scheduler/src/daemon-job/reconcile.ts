@@ -179,10 +179,11 @@ export async function reconcileDaemonJob(
   for (const kubeEvent of kubeEventsFor(events))
     await ctx.recorder.record(involved, kubeEvent.type, kubeEvent.reason, kubeEvent.message);
 
-  // Status: the fold of the domain events, written at most once per coalescing interval.
+  // Status: the fold of the domain events; phase changes at once, the rest coalesced (planStatus).
   const status = planStatus({
     domain,
     lastWrittenPhase: previous.lastWrittenPhase,
+    lastWritten: previous.lastWrittenStatus,
     lastStatusHash: meta.lastStatusHash,
     lastStatusWriteAt: meta.lastStatusWriteAt,
     nowMs: now.getTime(),
@@ -198,7 +199,7 @@ export async function reconcileDaemonJob(
   }
 
   // Clear the intents done. Losing this race only means the next reconcile redoes them.
-  const settled = settledState(intents, wrote ? status.status.phase : undefined);
+  const settled = settledState(intents, wrote ? status.written : undefined);
   if (settled) {
     const statusMeta = wrote ? { lastStatusWriteAt: now.getTime(), lastStatusHash: status.hash } : {};
     await store.save(namespace, name, version + 1, { ...meta, ...statusMeta, state: settled }, []);

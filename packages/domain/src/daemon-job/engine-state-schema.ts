@@ -3,6 +3,7 @@ import type { DependencyBlock } from '../dag/after-graph';
 import { type ParseResult, parseWith } from '../schemas/parse';
 import type { EngineState, PendingFlow, RunPodRef } from './engine-state';
 import type { DaemonJobState, NodeState, SpecState } from './state';
+import type { WrittenStatusMark } from './status-coalescing';
 
 // The engine state as the scheduler saves it in a DaemonJob's snapshot (Redis data, so it is
 // parsed, not cast). The shape is that of today's snapshots; what older scheduler versions left out
@@ -91,6 +92,8 @@ const runPodRefSchema = z.object({
   attempt: z.int().optional(),
 });
 
+const writtenStatusMarkSchema = z.object({ readyNodes: count, failedNodes: count, stateKey: z.string() });
+
 /** The EngineState a DaemonJob snapshot holds. */
 export const engineStateSchema = z.object({
   domain: daemonJobStateSchema,
@@ -99,6 +102,7 @@ export const engineStateSchema = z.object({
   leftNodePods: names.optional(),
   targetsSeenAt: z.object({ nodesRevision: z.string(), generation: z.int() }).optional(),
   lastWrittenPhase: z.string().optional(),
+  lastWrittenStatus: writtenStatusMarkSchema.optional(),
   progressIndexed: z.literal(true).optional(),
 });
 
@@ -117,6 +121,7 @@ inStep<SameKeys<z.output<typeof nodeStateSchema>, NodeState>>();
 inStep<SameKeys<z.output<typeof specStateSchema>, SpecState>>();
 inStep<SameKeys<z.output<typeof pendingFlowSchema>, PendingFlow>>();
 inStep<SameKeys<z.output<typeof runPodRefSchema>, RunPodRef>>();
+inStep<SameKeys<z.output<typeof writtenStatusMarkSchema>, WrittenStatusMark>>();
 inStep<Same<z.output<typeof dependencyBlockSchema>['kind'], DependencyBlock['kind']>>();
 
 /** A saved engine state, or one line per bad field. */

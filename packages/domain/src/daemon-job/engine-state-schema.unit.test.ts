@@ -34,6 +34,7 @@ describe('parseEngineState', () => {
     leftNodePods: ['job-gone'],
     targetsSeenAt: { nodesRevision: '3', generation: 1 },
     lastWrittenPhase: 'Running',
+    lastWrittenStatus: { readyNodes: 1, failedNodes: 0, stateKey: '[["Progressing=True"],1,"v1",null]' },
     progressIndexed: true,
   };
 
@@ -41,6 +42,11 @@ describe('parseEngineState', () => {
     expect(domain.nodes.n1?.phase).toBe('RetryWaiting');
     expect(domain.nodes.n2?.needsRun).toBe('NodeRebooted');
     expect(parseEngineState(JSON.parse(JSON.stringify(state)))).toEqual({ ok: true, value: state });
+  });
+
+  it('reads a state saved before the status write was recorded (the next change writes it)', () => {
+    const { lastWrittenStatus: _, ...older } = state;
+    expect(parseEngineState(JSON.parse(JSON.stringify(older)))).toEqual({ ok: true, value: older });
   });
 
   it('refuses a state with a bad field, naming it', () => {

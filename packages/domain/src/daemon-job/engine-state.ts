@@ -1,4 +1,5 @@
 import { type DaemonJobState, initialState } from './state';
+import type { WrittenStatusMark } from './status-coalescing';
 
 /** A DaemonJob ReaperPod of one run (and, optionally, one attempt of it). */
 export interface RunPodRef {
@@ -34,6 +35,12 @@ export interface EngineState {
   readonly targetsSeenAt?: { readonly nodesRevision: string; readonly generation: number };
   /** Last status phase written, to write phase changes at once (coalescing only the rest). */
   readonly lastWrittenPhase?: string;
+  /**
+   * The settled counts and state key of the last status written, to batch progress writes
+   * (decideStatusWrite). A snapshot saved by a version without it lacks it: its next change is
+   * written once `coalesceMs` passed, which records it.
+   */
+  readonly lastWrittenStatus?: WrittenStatusMark;
   /**
    * The progress index (what dependents gate on) holds every node of `domain`. A snapshot saved by
    * a version without the index lacks it: its next save writes the index whole.

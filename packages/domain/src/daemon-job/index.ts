@@ -101,6 +101,7 @@ export {
   type StatusPlan,
   settledState,
   targetsOutdated,
+  type WrittenStatus,
 } from './reconcile-plan';
 export { maxNodesInFlight } from './rollout-limit';
 export { belongsTo, runOf } from './run-pod';
@@ -118,7 +119,12 @@ export {
   targetCount,
 } from './state';
 export { DEFAULT_MAX_NODE_STATUSES, type StatusOptions, statusMessage, toStatus } from './status';
-export { decideStatusWrite, type StatusWrite } from './status-coalescing';
+export {
+  decideStatusWrite,
+  type StatusWrite,
+  type StatusWriteReason,
+  type WrittenStatusMark,
+} from './status-coalescing';
 export {
   DAEMON_IMPLICIT_TOLERATIONS,
   matchesNodeSelector,

@@ -14,7 +14,7 @@ import { planTriggers, toTriggerRun } from './plan-triggers';
 import { runSpecHash } from './run-spec';
 import { type DaemonJobState, initialState, nodeOf } from './state';
 import { toStatus } from './status';
-import { decideStatusWrite, type StatusWrite } from './status-coalescing';
+import { decideStatusWrite, type StatusWrite, statusMark, type WrittenStatusMark } from './status-coalescing';
 
 /**
  * A DaemonJob reconcile as a pure plan and a thin shell (apps/scheduler/src/daemon-job/reconcile.ts
@@ -161,6 +161,7 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
     leftNodePods: [...(previous.leftNodePods ?? []), ...leftNodes],
     targetsSeenAt: { nodesRevision: input.nodesRevision, generation },
     ...(previous.lastWrittenPhase ? { lastWrittenPhase: previous.lastWrittenPhase } : {}),
+    ...(previous.lastWrittenStatus ? { lastWrittenStatus: previous.lastWrittenStatus } : {}),
     progressIndexed: true,
   };
   return {
@@ -200,12 +201,22 @@ export interface StatusPlan {
   /** Fingerprint of `status`, saved so an unchanged status is never written again. */
   readonly hash: string;
   readonly write: StatusWrite;
+  /** What settledState records once `status` is written. */
+  readonly written: WrittenStatus;
+}
+
+/** A status written, as the EngineState remembers it (its phase and its coalescing mark). */
+export interface WrittenStatus {
+  readonly phase: string;
+  readonly mark: WrittenStatusMark;
 }
 
 /** The status of `domain` and whether to write it now, later (coalesced) or not at all. */
 export function planStatus(input: {
   readonly domain: DaemonJobState;
   readonly lastWrittenPhase: string | undefined;
+  /** The saved state's `lastWrittenStatus`. */
+  readonly lastWritten: WrittenStatusMark | undefined;
   readonly lastStatusHash: string;
   readonly lastStatusWriteAt: number;
   readonly nowMs: number;
@@ -214,29 +225,38 @@ export function planStatus(input: {
 }): StatusPlan {
   const status = toStatus(input.domain, { maxNodeStatuses: input.maxNodeStatuses });
   const hash = JSON.stringify(status);
+  const mark = statusMark(status);
   const write = decideStatusWrite({
     phase: status.phase,
     lastWrittenPhase: input.lastWrittenPhase,
     changed: hash !== input.lastStatusHash,
+    mark,
+    totalNodes: status.totalNodes,
+    lastWritten: input.lastWritten,
     nowMs: input.nowMs,
     lastWriteAtMs: input.lastStatusWriteAt,
     coalesceMs: input.coalesceMs,
   });
-  return { status, hash, write };
+  return { status, hash, write, written: { phase: status.phase, mark } };
 }
 
 /**
- * The state saved after acting: the intents carried out, the status write recorded. Undefined when
- * there is nothing to clear and no status was written (the first save already holds everything, so
- * a state that is large on big clusters is not written twice).
+ * The state saved after acting: the intents carried out, the status write recorded (`written`:
+ * the StatusPlan's, when its status was written). Undefined when there is nothing to clear and no
+ * status was written (the first save already holds everything, so a state that is large on big
+ * clusters is not written twice).
  */
-export function settledState(intents: EngineState, wrotePhase: string | undefined): EngineState | undefined {
+export function settledState(
+  intents: EngineState,
+  written: WrittenStatus | undefined,
+): EngineState | undefined {
   const intentsDone =
     intents.pendingFlows.length > 0 ||
     intents.pendingDeletes.length > 0 ||
     (intents.leftNodePods?.length ?? 0) > 0;
-  if (!intentsDone && wrotePhase === undefined) return undefined;
-  const lastWrittenPhase = wrotePhase ?? intents.lastWrittenPhase;
+  if (!intentsDone && written === undefined) return undefined;
+  const lastWrittenPhase = written?.phase ?? intents.lastWrittenPhase;
+  const lastWrittenStatus = written?.mark ?? intents.lastWrittenStatus;
   return {
     domain: intents.domain,
     pendingFlows: [],
@@ -244,6 +264,7 @@ export function settledState(intents: EngineState, wrotePhase: string | undefine
     leftNodePods: [],
     ...(intents.targetsSeenAt ? { targetsSeenAt: intents.targetsSeenAt } : {}),
     ...(lastWrittenPhase ? { lastWrittenPhase } : {}),
+    ...(lastWrittenStatus ? { lastWrittenStatus } : {}),
     progressIndexed: true,
   };
 }

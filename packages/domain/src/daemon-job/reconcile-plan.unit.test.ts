@@ -63,7 +63,10 @@ describe('planReconcile', () => {
       targets: [{ name: 'n1' }],
       newRunId: () => 'run-1',
     });
-    const settled = settledState(first.intents, 'Running');
+    const settled = settledState(first.intents, {
+      phase: 'Running',
+      mark: { readyNodes: 0, failedNodes: 0, stateKey: 'k' },
+    });
     if (!settled) throw new Error('expected a settled state');
     const plan = planReconcile({
       ...base,
@@ -92,6 +95,7 @@ describe('planStatus and settledState', () => {
     const input = {
       domain: plan.domain,
       lastWrittenPhase: undefined,
+      lastWritten: undefined,
       lastStatusHash: '',
       lastStatusWriteAt: 0,
       nowMs: 10_000,
@@ -99,13 +103,52 @@ describe('planStatus and settledState', () => {
       maxNodeStatuses: 100,
     };
     const first = planStatus(input);
-    expect(first.write).toEqual({ kind: 'write' });
+    expect(first.write).toEqual({ kind: 'write', reason: 'phase' });
+    expect(first.written).toEqual({
+      phase: first.status.phase,
+      mark: { readyNodes: 0, failedNodes: 0, stateKey: expect.any(String) },
+    });
     const same = planStatus({ ...input, lastWrittenPhase: first.status.phase, lastStatusHash: first.hash });
     expect(same.write).toEqual({ kind: 'skip' });
     expect(settledState({ ...plan.intents, pendingFlows: [] }, undefined)).toBeUndefined();
-    expect(settledState(plan.intents, 'Running')).toMatchObject({
+    const settled = settledState(plan.intents, first.written);
+    expect(settled).toMatchObject({
       pendingFlows: [],
-      lastWrittenPhase: 'Running',
+      lastWrittenPhase: first.status.phase,
+      lastWrittenStatus: first.written.mark,
     });
+    // The record survives the next plan and a settle that wrote nothing.
+    const next = planReconcile({
+      ...base,
+      job: job(),
+      previous: settled ?? plan.intents,
+      newRunId: () => 'never',
+    });
+    expect(next.intents.lastWrittenStatus).toEqual(first.written.mark);
+    expect(
+      settledState({ ...next.intents, pendingDeletes: [{ name: 'p', runId: 'r' }] }, undefined),
+    ).toMatchObject({ lastWrittenPhase: first.status.phase, lastWrittenStatus: first.written.mark });
+  });
+
+  it('a snapshot without a record of the last write writes its next change once coalesceMs passed', () => {
+    const plan = planReconcile({
+      ...base,
+      job: job(),
+      previous: initialEngineState,
+      targets: [{ name: 'n1' }, { name: 'n2' }],
+      newRunId: () => 'run-1',
+    });
+    const status = planStatus({
+      domain: plan.domain,
+      lastWrittenPhase: 'Pending',
+      lastWritten: undefined,
+      lastStatusHash: 'an older status',
+      lastStatusWriteAt: 9_000,
+      nowMs: 10_000,
+      coalesceMs: 1000,
+      maxNodeStatuses: 100,
+    });
+    expect(status.status.phase).toBe('Pending');
+    expect(status.write).toEqual({ kind: 'write', reason: 'unrecorded' });
   });
 });
