@@ -164,7 +164,7 @@ export const ConfigSchema = z
       .object({
         coalesceMs: ms(
           1000,
-          'At most one status write per object per interval (the final state is always written)',
+          'DaemonJob status: no write within this of the last but a phase change (the final state is always written); progress alone waits for a batch of settled node-runs or 5 intervals',
         ),
         maxNodeStatuses: positive(100, 'Entries kept in status.nodeStatuses; counts stay exact'),
       })
