@@ -8,7 +8,7 @@ export type StatusWriteReason =
   | 'state'
   /** No record of what was last written (a snapshot saved before the record existed). */
   | 'unrecorded'
-  /** A batch of node-runs settled since the last write. */
+  /** A batch of node-runs settled since the last write (any change, in a job of up to 20 nodes). */
   | 'batch'
   /** Progress only, but the written one is `STALE_AFTER_INTERVALS` intervals old. */
   | 'stale';
@@ -41,8 +41,9 @@ const BATCHES_PER_RUN = 20;
 
 /**
  * How many node-runs must settle (succeed or fail for good) before progress alone is written:
- * `clamp(ceil(totalNodes / 20), 1, 50)`. A job of up to 20 nodes writes at every settle, as
- * before; a 1000-node job once per 50 node-runs, not once per `coalesceMs`.
+ * `clamp(ceil(totalNodes / 20), 1, 50)`. A job of up to 20 nodes (a batch of one) writes any
+ * change once `coalesceMs` passed, as before batches; a 1000-node job once per 50 node-runs, not
+ * once per `coalesceMs`.
  */
 export function progressBatch(totalNodes: number): number {
   return Math.min(MAX_PROGRESS_BATCH, Math.max(1, Math.ceil(totalNodes / BATCHES_PER_RUN)));
@@ -80,7 +81,9 @@ export function statusMark(status: DaemonJobStatusView): WrittenStatusMark {
  *    was last written;
  * 5. progress only (counts, nodeStatuses, message) is written once `progressBatch(totalNodes)`
  *    node-runs settled since the last write (|delta readyNodes| + |delta failedNodes|), or once
- *    the last write is `STALE_AFTER_INTERVALS * coalesceMs` old, so progress is never staler.
+ *    the last write is `STALE_AFTER_INTERVALS * coalesceMs` old, so progress is never staler. A
+ *    job of up to 20 nodes (a batch of one) writes any change: a node starting or parking shows
+ *    as soon as it did before batches, at no cost at scale.
  * A deferred write is a requeue of the job's key after `afterMs`, which by then folds everything
  * that happened; a settle before that reconciles the job anyway and may write earlier.
  */
@@ -106,7 +109,8 @@ export function decideStatusWrite(input: {
   if (input.mark.stateKey !== last.stateKey) return { kind: 'write', reason: 'state' };
   const settled =
     Math.abs(input.mark.readyNodes - last.readyNodes) + Math.abs(input.mark.failedNodes - last.failedNodes);
-  if (settled >= progressBatch(input.totalNodes)) return { kind: 'write', reason: 'batch' };
+  const batch = progressBatch(input.totalNodes);
+  if (batch === 1 || settled >= batch) return { kind: 'write', reason: 'batch' };
   const staleMs = STALE_AFTER_INTERVALS * input.coalesceMs;
   if (elapsed >= staleMs) return { kind: 'write', reason: 'stale' };
   return { kind: 'defer', afterMs: staleMs - elapsed };

@@ -86,6 +86,12 @@ describe('decideStatusWrite', () => {
     expect(decideStatusWrite({ ...running, nowMs: 15_000 })).toEqual({ kind: 'write', reason: 'stale' });
   });
 
+  it('5. a job of up to 20 nodes writes progress with no settle once coalesceMs passed, as before', () => {
+    const started = { ...running, mark: mark(100), nowMs: 11_000 };
+    expect(decideStatusWrite({ ...started, totalNodes: 20 })).toEqual({ kind: 'write', reason: 'batch' });
+    expect(decideStatusWrite({ ...started, totalNodes: 21 })).toEqual({ kind: 'defer', afterMs: 4000 });
+  });
+
   it('coalesceMs 0 writes every change, as before', () => {
     expect(decideStatusWrite({ ...running, coalesceMs: 0, nowMs: 10_000 })).toEqual({
       kind: 'write',
