@@ -8,7 +8,7 @@ export type StatusWriteReason =
   | 'state'
   /** No record of what was last written (a snapshot saved before the record existed). */
   | 'unrecorded'
-  /** A batch of node-runs settled since the last write (any change, in a job of up to 20 nodes). */
+  /** A batch of node-runs settled since the last write (any change, in a job of up to 16 nodes). */
   | 'batch'
   /** Progress only, but the written one is `STALE_AFTER_INTERVALS` intervals old. */
   | 'stale';
@@ -33,16 +33,19 @@ export interface WrittenStatusMark {
 /** Progress that is not a batch is still written once it is this many `coalesceMs` old. */
 export const STALE_AFTER_INTERVALS = 5;
 
-/** Most node-runs one batch waits for (a 1000-node job writes its progress once per 50). */
-export const MAX_PROGRESS_BATCH = 50;
+/** Most node-runs one batch waits for (a 5000-node job writes its progress once per 64). */
+export const MAX_PROGRESS_BATCH = 64;
 
-/** A run writes its progress about this many times at most, besides its phases and conditions. */
-const BATCHES_PER_RUN = 20;
+/**
+ * A run writes its progress about this many times at most, besides its phases and conditions: a
+ * 1000-node run writes 15 batches and 3 phases, under one write per 50 node-runs.
+ */
+const BATCHES_PER_RUN = 16;
 
 /**
  * How many node-runs must settle (succeed or fail for good) before progress alone is written:
- * `clamp(ceil(totalNodes / 20), 1, 50)`. A job of up to 20 nodes (a batch of one) writes any
- * change once `coalesceMs` passed, as before batches; a 1000-node job once per 50 node-runs, not
+ * `clamp(ceil(totalNodes / 16), 1, 64)`. A job of up to 16 nodes (a batch of one) writes any
+ * change once `coalesceMs` passed, as before batches; a 1000-node job once per 63 node-runs, not
  * once per `coalesceMs`.
  */
 export function progressBatch(totalNodes: number): number {
@@ -82,7 +85,7 @@ export function statusMark(status: DaemonJobStatusView): WrittenStatusMark {
  * 5. progress only (counts, nodeStatuses, message) is written once `progressBatch(totalNodes)`
  *    node-runs settled since the last write (|delta readyNodes| + |delta failedNodes|), or once
  *    the last write is `STALE_AFTER_INTERVALS * coalesceMs` old, so progress is never staler. A
- *    job of up to 20 nodes (a batch of one) writes any change: a node starting or parking shows
+ *    job of up to 16 nodes (a batch of one) writes any change: a node starting or parking shows
  *    as soon as it did before batches, at no cost at scale.
  * A deferred write is a requeue of the job's key after `afterMs`, which by then folds everything
  * that happened; a settle before that reconciles the job anyway and may write earlier.

@@ -70,13 +70,14 @@ describe('decideStatusWrite', () => {
   });
 
   it('5. writes progress once a batch settled or the written one is 5 intervals old, defers otherwise', () => {
-    // 49 + 1 settled: a batch of 50 (1000 nodes); a node that failed for good settles too.
-    expect(decideStatusWrite({ ...running, mark: mark(149, 1) })).toEqual({ kind: 'write', reason: 'batch' });
+    // 62 + 1 settled: a batch of 63 (1000 nodes); a node that failed for good settles too.
+    expect(decideStatusWrite({ ...running, mark: mark(162, 1) })).toEqual({ kind: 'write', reason: 'batch' });
+    expect(decideStatusWrite({ ...running, mark: mark(161, 1) })).toEqual({ kind: 'defer', afterMs: 3000 });
     // A failed node retried and succeeded: one less failed, one more ready, two settles.
     expect(
-      decideStatusWrite({ ...running, totalNodes: 40, mark: mark(101, 0), lastWritten: mark(100, 1) }),
+      decideStatusWrite({ ...running, totalNodes: 32, mark: mark(101, 0), lastWritten: mark(100, 1) }),
     ).toEqual({ kind: 'write', reason: 'batch' });
-    // 1 of 50 settled, 2 s after the write: wait until 5 s after it.
+    // 1 of 63 settled, 2 s after the write: wait until 5 s after it.
     expect(decideStatusWrite(running)).toEqual({ kind: 'defer', afterMs: 3000 });
     // Only a node started (nodeStatuses and message changed, no settle).
     expect(decideStatusWrite({ ...running, mark: mark(100), nowMs: 11_000 })).toEqual({
@@ -86,10 +87,10 @@ describe('decideStatusWrite', () => {
     expect(decideStatusWrite({ ...running, nowMs: 15_000 })).toEqual({ kind: 'write', reason: 'stale' });
   });
 
-  it('5. a job of up to 20 nodes writes progress with no settle once coalesceMs passed, as before', () => {
+  it('5. a job of up to 16 nodes writes progress with no settle once coalesceMs passed, as before', () => {
     const started = { ...running, mark: mark(100), nowMs: 11_000 };
-    expect(decideStatusWrite({ ...started, totalNodes: 20 })).toEqual({ kind: 'write', reason: 'batch' });
-    expect(decideStatusWrite({ ...started, totalNodes: 21 })).toEqual({ kind: 'defer', afterMs: 4000 });
+    expect(decideStatusWrite({ ...started, totalNodes: 16 })).toEqual({ kind: 'write', reason: 'batch' });
+    expect(decideStatusWrite({ ...started, totalNodes: 17 })).toEqual({ kind: 'defer', afterMs: 4000 });
   });
 
   it('coalesceMs 0 writes every change, as before', () => {
@@ -101,9 +102,9 @@ describe('decideStatusWrite', () => {
 });
 
 describe('progressBatch', () => {
-  it('is one node-run up to 20 nodes, a twentieth of the job above, at most 50', () => {
-    expect([0, 1, 10, 20, 21, 200, 999, 1000, 5000].map(progressBatch)).toEqual([
-      1, 1, 1, 1, 2, 10, 50, 50, 50,
+  it('is one node-run up to 16 nodes, a sixteenth of the job above, at most 64', () => {
+    expect([0, 1, 10, 16, 17, 200, 999, 1000, 1024, 5000].map(progressBatch)).toEqual([
+      1, 1, 1, 1, 2, 13, 63, 63, 64, 64,
     ]);
   });
 });
@@ -207,19 +208,19 @@ function fanOut(n: number, everyMs: number, settles = n): { from: DaemonJobState
 }
 
 describe('status writes of a whole run', () => {
-  it('a 1000-node run over 48 s writes its status 22 times, not once per second', () => {
-    // 1000 settles 48 ms apart, coalesceMs 1000, batch 50. By hand: Pending (t=0), Running
-    // (t=10 ms), then a batch at each 50th settle (2.4 s apart, past coalesceMs), k = 50, 100, ...,
-    // 950: 19 writes, and the 1000th settle is the Completed phase: 2 + 19 + 1 = 22 (2.2 per 100
-    // node-runs, 1.1 per 50). The requeue timer never writes: a settle moves it on, and when it fires between two
+  it('a 1000-node run over 48 s writes its status 18 times, not once per second', () => {
+    // 1000 settles 48 ms apart, coalesceMs 1000, batch 63. By hand: Pending (t=0), Running
+    // (t=10 ms), then a batch at each 63rd settle (3.024 s apart, past coalesceMs), k = 63, 126,
+    // ..., 945: 15 writes, and the 1000th settle is the Completed phase: 2 + 15 + 1 = 18 (0.9 per
+    // 50 node-runs). The requeue timer never writes: a settle moves it on, and when it fires between two
     // settles its batch is not full.
     const { from, steps } = fanOut(1000, 48);
     const written = simulate(from, steps);
-    const batches = Array.from({ length: 19 }, (_, i) => ({
-      atMs: 2400 * (i + 1),
+    const batches = Array.from({ length: 15 }, (_, i) => ({
+      atMs: 48 * 63 * (i + 1),
       reason: 'batch',
       phase: 'Running',
-      readyNodes: 50 * (i + 1),
+      readyNodes: 63 * (i + 1),
     }));
     expect(written).toEqual([
       { atMs: 0, reason: 'phase', phase: 'Pending', readyNodes: 0 },
@@ -230,7 +231,7 @@ describe('status writes of a whole run', () => {
   }, 30_000);
 
   it('progress of a slow big run is never staler than 5 coalescing intervals', () => {
-    // 60 of 1000 settle 400 ms apart (a batch of 50 would take 20 s): a write every 5 s after the
+    // 60 of 1000 settle 400 ms apart (a batch of 63 would take 25 s): a write every 5 s after the
     // Running one, at 10 + 5000 k ms, each with every settle until then; the last one is the
     // requeue after the 60th settle (24 s).
     const { from, steps } = fanOut(1000, 400, 60);
