@@ -1,5 +1,5 @@
 // Kubernetes and Redis operations the scenarios share: DaemonJobs, nodes, clean-up, quiescence.
-import { type KubeClient, type ResourceRef, Resources, resourcePath } from '@reaper-flow/k8s';
+import { ApiError, type KubeClient, type ResourceRef, Resources, resourcePath } from '@reaper-flow/k8s';
 import { addNode } from '@reaper-flow/local-cluster';
 import { QueueNames, RECONCILE_KINDS } from '@reaper-flow/queue';
 import type { Redis } from 'ioredis';
@@ -95,6 +95,11 @@ export async function applyJob(ctx: Pick<Ctx, 'client' | 'ns'>, name: string, sp
 }
 
 /** DELETE on a collection (one request), e.g. all ReaperPods of some jobs. */
+/**
+ * DELETECOLLECTION of `ref` in `namespace`. Thousands of objects can take longer than the client's
+ * request timeout: the API server deletes what it can until the client leaves, so a timed-out call
+ * is sent again (up to 10 times) until one returns; callers wait for the objects to be gone.
+ */
 export async function deleteCollection(
   client: KubeClient,
   ref: ResourceRef,
@@ -102,17 +107,25 @@ export async function deleteCollection(
   labelSelector: string | undefined,
   gracePeriodSeconds?: number,
 ): Promise<void> {
-  await client.request('DELETE', resourcePath(ref, { namespace }), {
-    resource: ref.plural,
-    verb: 'DELETECOLLECTION',
-    ...(labelSelector ? { query: { labelSelector } } : {}),
-    body: {
-      apiVersion: 'v1',
-      kind: 'DeleteOptions',
-      propagationPolicy: 'Background',
-      ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
-    },
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.request('DELETE', resourcePath(ref, { namespace }), {
+        resource: ref.plural,
+        verb: 'DELETECOLLECTION',
+        ...(labelSelector ? { query: { labelSelector } } : {}),
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          propagationPolicy: 'Background',
+          ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
+        },
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'Timeout') || attempt >= 10) throw err;
+      progress.step(`delete ${ref.plural} in ${namespace}: timed out (attempt ${attempt}), sending again`);
+    }
+  }
 }
 
 /**

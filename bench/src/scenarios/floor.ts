@@ -108,7 +108,7 @@ export async function runFloor(opts: FloorOptions): Promise<FloorResult[]> {
       const ms = await floorRound(client, opts, ns, warmUp ? 'floor-warm-up' : `floor-${size}`, round, size);
       const after = await apiserverMetrics(opts.admin);
       const own = apiCounts(tally.take(), size);
-      await cleanFloor(client, ns);
+      await cleanFloor(client, ns, size);
       if (warmUp) continue;
       const api = apiCounts(apiserverRequests(before, after), size);
       const r: FloorResult = {
@@ -179,6 +179,8 @@ async function floorRound(
     if (!parsed.ok || !isPersisted(parsed.value)) throw new Error(`floor job: ${JSON.stringify(parsed)}`);
     const job = parsed.value;
     const runId = `floor${round}`;
+    let done = 0;
+    const ticker = setInterval(() => progress.step(`${name}: ${done}/${size} node-runs done`), 5000);
     await pool(nodes, opts.concurrency, async (node) => {
       const rpod = await client.create<ReaperPod>(
         Resources.reaperPods,
@@ -210,7 +212,8 @@ async function floorRound(
         { metadata: { name: podName, namespace: ns } },
         mirroredStatus(rpod, ended, undefined, formatTime(new Date())),
       );
-    });
+      done += 1;
+    }).finally(() => clearInterval(ticker));
     await client.patch(
       Resources.reaperDaemonJobs,
       name,
@@ -240,11 +243,12 @@ async function floorRound(
 }
 
 /** Removes every floor object (grace 0) and waits until the namespace holds none. */
-async function cleanFloor(client: KubeClient, ns: string): Promise<void> {
+async function cleanFloor(client: KubeClient, ns: string, size: number): Promise<void> {
   await deleteCollection(client, Resources.reaperDaemonJobs, ns, undefined);
   await deleteCollection(client, Resources.reaperPods, ns, undefined);
   await deleteCollection(client, Resources.pods, ns, undefined, 0);
-  const deadline = Date.now() + 120_000;
+  const waitMs = Math.max(120_000, size * 100);
+  const deadline = Date.now() + waitMs;
   for (;;) {
     const counts = await Promise.all(
       [Resources.reaperDaemonJobs, Resources.reaperPods, Resources.pods].map(
@@ -252,7 +256,7 @@ async function cleanFloor(client: KubeClient, ns: string): Promise<void> {
       ),
     );
     if (counts.every((c) => c === 0)) return;
-    if (Date.now() > deadline) throw new Error(`floor objects in ${ns} not gone after 120 s: ${counts}`);
+    if (Date.now() > deadline) throw new Error(`floor objects in ${ns} not gone after ${waitMs / 1000} s: ${counts}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
