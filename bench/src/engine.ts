@@ -13,6 +13,9 @@ const BENCH_CONFIG: Readonly<Record<string, string>> = {
   REAPER_FLOW__QUEUES__RETENTION__REMOVE_ON_COMPLETE: '100',
   REAPER_FLOW__QUEUES__RETENTION__REMOVE_ON_FAIL: '100',
   REAPER_FLOW__QUEUES__RETENTION__EVENT_LOG_MAX_LEN: '1000',
+  // A deleted job's history (`kubectl reaper history`, a day by default) expires within the run, so
+  // the memory "after retention" is what retention leaves, not the history of every deleted job.
+  REAPER_FLOW__QUEUES__RETENTION__DELETED_JOB_LOG_SECONDS: '20',
 };
 
 export interface EngineOptions {
@@ -30,7 +33,10 @@ export interface EngineOptions {
 export type AppName = 'watcher' | 'scheduler';
 
 export class Engine {
+  private readonly extraSchedulers: ChildApp[] = [];
+
   private constructor(
+    private readonly opts: EngineOptions,
     readonly config: Config,
     readonly env: Readonly<Record<string, string>>,
     readonly watcher: ChildApp,
@@ -58,42 +64,73 @@ export class Engine {
 
   static async start(opts: EngineOptions): Promise<Engine> {
     const { config, env } = Engine.configFor(opts);
-    const start = async (app: AppName) => {
-      const port = await freePort();
-      // One dir per app: node writes a profile per thread (the main thread and any worker), so a
-      // fixed --cpu-prof-name would let one overwrite the other.
-      const profile = opts.cpuProfileDir
-        ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfileDir, app)]
-        : [];
-      return ChildApp.start({
-        name: app,
-        run: { app },
-        nodeFlags: profile,
-        env: { ...process.env, ...env, METRICS_PORT: String(port) },
-        logFile: join(opts.resultsDir, `${app}.log`),
-        metricsPort: port,
-      });
-    };
-    const watcher = await start('watcher');
+    const watcher = await Engine.startApp(opts, env, 'watcher', 'watcher');
     let scheduler: ChildApp | undefined;
     try {
-      scheduler = await start('scheduler');
+      scheduler = await Engine.startApp(opts, env, 'scheduler', 'scheduler');
       await Promise.all([watcher.waitReady(120_000), scheduler.waitReady(120_000)]);
     } catch (err) {
       watcher.killNow();
       scheduler?.killNow();
       throw err;
     }
-    return new Engine(config, env, watcher, scheduler);
+    return new Engine(opts, config, env, watcher, scheduler);
+  }
+
+  private static async startApp(
+    opts: EngineOptions,
+    env: Readonly<Record<string, string>>,
+    app: AppName,
+    name: string,
+  ): Promise<ChildApp> {
+    const port = await freePort();
+    // One dir per process: node writes a profile per thread (the main thread and any worker), so a
+    // fixed --cpu-prof-name would let one overwrite the other.
+    const profile = opts.cpuProfileDir
+      ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfileDir, name)]
+      : [];
+    return ChildApp.start({
+      name,
+      run: { app },
+      nodeFlags: profile,
+      env: { ...process.env, ...env, METRICS_PORT: String(port) },
+      logFile: join(opts.resultsDir, `${name}.log`),
+      metricsPort: port,
+    });
+  }
+
+  /**
+   * Starts one more scheduler replica (`scheduler-2`, ...), as `replicas: 2` of the chart does: it
+   * takes jobs from the same queues. Its counters are added to the first one's in `scrape`.
+   */
+  async addScheduler(): Promise<ChildApp> {
+    const name = `scheduler-${this.extraSchedulers.length + 2}`;
+    const app = await Engine.startApp(this.opts, this.env, 'scheduler', name);
+    try {
+      await app.waitReady(120_000);
+    } catch (err) {
+      app.killNow();
+      throw err;
+    }
+    this.extraSchedulers.push(app);
+    return app;
+  }
+
+  /** Stops the replicas `addScheduler` started (SIGTERM, SIGKILL after `graceMs`). */
+  async removeExtraSchedulers(graceMs = 20_000): Promise<void> {
+    const extra = this.extraSchedulers.splice(0);
+    await Promise.all(extra.map((a) => a.stop(graceMs)));
   }
 
   app(name: AppName): ChildApp {
     return name === 'watcher' ? this.watcher : this.scheduler;
   }
 
+  /** The app's samples; for the scheduler, every replica's (counters summed by label in the readers). */
   async scrape(name: AppName): Promise<PromSample[]> {
-    const res = await this.app(name).http('/metrics');
-    return parseProm(res.body);
+    const apps = name === 'scheduler' ? [this.scheduler, ...this.extraSchedulers] : [this.watcher];
+    const bodies = await Promise.all(apps.map((a) => a.http('/metrics')));
+    return bodies.flatMap((res) => parseProm(res.body));
   }
 
   async scrapeText(name: AppName): Promise<string> {
@@ -102,11 +139,13 @@ export class Engine {
 
   /** SIGTERM both (scheduler first), SIGKILL after `graceMs`. */
   async stop(graceMs = 20_000): Promise<void> {
+    await this.removeExtraSchedulers(graceMs);
     await this.scheduler.stop(graceMs);
     await this.watcher.stop(graceMs);
   }
 
   killNow(): void {
+    for (const a of this.extraSchedulers) a.killNow();
     this.scheduler.killNow();
     this.watcher.killNow();
   }

@@ -89,6 +89,33 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 const warnings: string[] = [];
+
+/** Waits until no deleted job's history log is left under `prefix` (they expire), or `timeoutMs`. */
+async function deletedJobLogsExpired(
+  redis: BenchEnv['redis'],
+  prefix: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const logs: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:djob:*:log`, 'COUNT', 1000);
+      cursor = next;
+      logs.push(...keys);
+    } while (cursor !== '0');
+    if (logs.length === 0) return;
+    if (Date.now() > deadline) {
+      warnings.push(
+        `retention: ${logs.length} deleted jobs' history logs had not expired after ${timeoutMs} ms`,
+      );
+      return;
+    }
+    progress.step(`${logs.length} deleted jobs' history logs still expiring`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
 let failed = false;
 
 async function main(): Promise<void> {
@@ -229,12 +256,29 @@ async function main(): Promise<void> {
         if (r && !r.drained)
           warnings.push(`fan-out ${size}: the engine's queues had not drained when counting ended`);
       }
+      // The same fan-out with a second scheduler replica taking jobs from the same queues.
+      const one = results.fanout.find((f) => f.nodes === opts.compareSize);
+      if (opts.scenarios.includes('schedulers') && one) {
+        const size = opts.compareSize;
+        const two = await scenario(`fan-out ${size}, 2 schedulers`, async () => {
+          const second = await ctx.engine.addScheduler();
+          meter.addApp(second);
+          progress.step(`second scheduler pid ${second.pid}: ready`);
+          try {
+            return await runFanout(ctx, meter, size, { schedulers: 2, job: `fan-${size}-x2` });
+          } finally {
+            await ctx.engine.removeExtraSchedulers();
+          }
+        });
+        if (two) results.schedulers = { one, two };
+      }
     }
   }
 
   await scenario('retention', async () => {
     progress.begin('retention', 'jobs deleted; waiting for the engine to go idle and Redis to settle');
     await quiesce(redis, prefix, 120_000);
+    await deletedJobLogsExpired(redis, prefix, config.queues.retention.deletedJobLogSeconds * 1000 + 30_000);
     results.redisMemory.afterScenarios = await settledMemory(redis);
     progress.step(
       `Redis used_memory ${((results.redisMemory.afterScenarios.usedMemory ?? 0) / MiB).toFixed(1)} MiB (start ${((results.redisMemory.start?.usedMemory ?? 0) / MiB).toFixed(1)} MiB); deleting the bench's nodes`,

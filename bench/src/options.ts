@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
-type ScenarioName = 'handoff' | 'join' | 'retry' | 'fanout';
-const ALL_SCENARIOS: readonly ScenarioName[] = ['handoff', 'join', 'retry', 'fanout'];
+type ScenarioName = 'handoff' | 'join' | 'retry' | 'fanout' | 'schedulers';
+const ALL_SCENARIOS: readonly ScenarioName[] = ['handoff', 'join', 'retry', 'fanout', 'schedulers'];
 
 export interface Options {
   readonly mode: 'full' | 'quick' | 'custom';
@@ -10,6 +10,8 @@ export interface Options {
   readonly join: { joins: number; reboots: number };
   readonly retry: { nodes: number; failuresPerNode: number };
   readonly fanoutSizes: readonly number[];
+  /** The fan-out size run again with two scheduler replicas ('schedulers'): 1000 when a fan-out size, else the smallest. */
+  readonly compareSize: number;
   /** Keep the stand-in kubelet's pod sandbox (it runs as root); default: plain processes. */
   readonly sandboxedPods: boolean;
   /** Write V8 CPU profiles of the watcher and scheduler and summarise them. */
@@ -22,8 +24,10 @@ export interface Options {
 export const USAGE = `npm run bench [-- options]
 
   --quick                 small sizes (3 handoff repetitions on 3 nodes, 5 joins, fan-out 20 nodes, 1 retry)
-  --scenarios LIST        comma-separated subset of ${ALL_SCENARIOS.join(',')} (default: all)
-  --fanout-sizes LIST     e.g. 50,200,1000 (default; quick: 20)
+  --scenarios LIST        comma-separated subset of ${ALL_SCENARIOS.join(',')} (default: all);
+                          schedulers: the fan-out at 1000 nodes (or the smallest size) again with two
+                          scheduler replicas, against the one-replica run
+  --fanout-sizes LIST     e.g. 50,200,1000,5000 (default; quick: 20)
   --handoff-reps N        repetitions of the a -> b -> c chain (default 20)
   --joins N               node joins (default 50)
   --sandboxed-pods        run pods in the stand-in kubelet's mount/UTS sandbox (default: plain processes,
@@ -72,6 +76,8 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       throw new Error(`--scenarios: unknown scenario "${s}" (known: ${ALL_SCENARIOS.join(', ')})`);
     }
   }
+  if (scenarios.includes('schedulers') && !scenarios.includes('fanout'))
+    throw new Error('--scenarios: "schedulers" compares against a fan-out size; add "fanout"');
   const set: Record<string, string> = {};
   for (const kv of values.set ?? []) {
     const i = kv.indexOf('=');
@@ -85,6 +91,11 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     values['handoff-reps'] !== undefined ||
     values.joins !== undefined ||
     (values.set?.length ?? 0) > 0;
+  const fanoutSizes = values['fanout-sizes']
+    ? list(values['fanout-sizes']).map((s) => positiveInt('--fanout-sizes', s))
+    : quick
+      ? [20]
+      : [50, 200, 1000, 5000];
   const joins = values.joins ? positiveInt('--joins', values.joins) : quick ? 5 : 50;
   return {
     mode: custom ? 'custom' : quick ? 'quick' : 'full',
@@ -95,11 +106,8 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     },
     join: { joins, reboots: Math.min(joins, quick ? 1 : 10) },
     retry: quick ? { nodes: 1, failuresPerNode: 1 } : { nodes: 10, failuresPerNode: 2 },
-    fanoutSizes: values['fanout-sizes']
-      ? list(values['fanout-sizes']).map((s) => positiveInt('--fanout-sizes', s))
-      : quick
-        ? [20]
-        : [50, 200, 1000],
+    fanoutSizes,
+    compareSize: fanoutSizes.includes(1000) ? 1000 : Math.min(...fanoutSizes),
     sandboxedPods: values['sandboxed-pods'] ?? false,
     profile: values.profile ?? false,
     out: values.out,

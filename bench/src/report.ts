@@ -40,6 +40,125 @@ function reconcilesPerReaperPod(f: FanoutResult): { run: number; deletion: numbe
 const largest = (fanout: readonly FanoutResult[] | undefined) =>
   fanout?.length ? fanout.reduce((a, b) => (b.nodes > a.nodes ? b : a)) : undefined;
 
+/** The fan-out the targets are read at: 1000 nodes (the issue's size) when it ran, else the largest. */
+const TARGET_SIZE = 1000;
+const targetRun = (fanout: readonly FanoutResult[] | undefined) =>
+  fanout?.find((f) => f.nodes === TARGET_SIZE) ?? largest(fanout);
+
+const KiB = 1024;
+
+/** CPU ms per node-run of `name` (summing `scheduler`, `scheduler-2`... for 'schedulers'). */
+function cpuMsPerNodeRun(f: FanoutResult, name: string): number | undefined {
+  const entries = Object.entries(f.cpuSeconds).filter(([n]) =>
+    name === 'schedulers' ? n === 'scheduler' || n.startsWith('scheduler-') : n === name,
+  );
+  return entries.length ? (entries.reduce((t, [, c]) => t + c, 0) * 1000) / f.nodes : undefined;
+}
+
+/** Cost per node-run at each fan-out size: how it grows with the fleet, and what saturates first. */
+function costTable(r: Results): string[] {
+  const fanout = [...(r.fanout ?? [])].sort((a, b) => a.nodes - b.nodes);
+  if (!fanout.length) return [];
+  const rows = fanout.map((f) => {
+    const floor = r.floor?.find((x) => x.nodes === f.nodes);
+    const growth = (f.redisAfter.usedMemory - f.redisBefore.usedMemory) / f.nodes / KiB;
+    return [
+      String(f.nodes),
+      fmt(f.makespanMs),
+      fmt(f.nodes / (f.makespanMs / 1000), 1),
+      `${fmt(f.apiserverCpuMsPerNodeRun, 1)} (floor ${fmt(floor?.apiserverCpuMsPerNodeRun, 1)})`,
+      fmt(f.engineCpuMsPerNodeRun, 1),
+      fmt(cpuMsPerNodeRun(f, 'redis'), 2),
+      fmt(cpuMsPerNodeRun(f, 'etcd'), 1),
+      fmt((cpuMsPerNodeRun(f, 'stand-in-kubelet') ?? 0) + (cpuMsPerNodeRun(f, 'pod processes') ?? 0), 1),
+      fmt(f.redisCommandsPerNodeRun, 1),
+      fmt(growth, 2),
+      `${fmt((f.schedulerPeakRssMiB * MiB) / MB)} / ${fmt((f.watcherPeakRssMiB * MiB) / MB)}`,
+    ];
+  });
+  const out = [
+    '## Cost per node-run as the fleet grows',
+    '',
+    table(
+      [
+        'nodes',
+        'makespan ms',
+        'node-runs per s',
+        'API server CPU ms',
+        'scheduler(s) + watcher CPU ms',
+        'Redis CPU ms',
+        'etcd CPU ms',
+        'stand-in kubelet + pods CPU ms',
+        'Redis commands',
+        'Redis used_memory growth, KiB (idle after vs before the run)',
+        'peak RSS so far, scheduler / watcher MB',
+      ],
+      rows,
+    ),
+    '',
+    "CPU: utime+stime of each process between the apply and the engine being idle, per node-run; the API server's own " +
+      "process_cpu_seconds_total, beside the floor's. The Redis growth is what the run leaves at idle (the job's history log, " +
+      "retained completed jobs, node-run progress) before its deletion. Peak RSS is each process's VmHWM since it started.",
+    '',
+  ];
+  // Where the 2 cores went during the largest run: the first limit a bigger fleet meets.
+  const big = fanout[fanout.length - 1] as FanoutResult;
+  const seconds = big.makespanMs / 1000;
+  const busiest = Object.entries(big.cpuSeconds)
+    .filter(([n]) => n !== 'bench')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5);
+  out.push(
+    `CPU between apply and idle at ${big.nodes} nodes (the run took ${fmt(seconds, 1)} s to Completed): ` +
+      busiest.map(([n, c]) => `${n} ${fmt(c, 1)} s (${fmt(c / seconds, 2)} cores)`).join(', ') +
+      `. The machine has ${r.header.cores} cores.`,
+    '',
+  );
+  return out;
+}
+
+/** The fan-out at one size with one scheduler replica and with two. */
+function schedulersTable(r: Results): string[] {
+  const s = r.schedulers;
+  if (!s) return [];
+  const row = (f: FanoutResult) => [
+    String(f.schedulers),
+    fmt(f.makespanMs),
+    `${fmt(f.stages.rpodToPod.p50)} / ${fmt(f.stages.mirror.p50)}`,
+    fmt(cpuMsPerNodeRun(f, 'schedulers'), 1),
+    fmt(cpuMsPerNodeRun(f, 'watcher'), 1),
+    fmt(f.apiserverCpuMsPerNodeRun, 1),
+    fmt(f.schedulerWritesPerNodeRun, 2),
+    String(f.djobStatusWrites),
+    fmt(reconcilesPerReaperPod(f).total, 2),
+    fmt((f.schedulerPeakRssMiB * MiB) / MB),
+  ];
+  return [
+    `## Two scheduler replicas against one (fan-out of ${s.one.nodes} nodes)`,
+    '',
+    table(
+      [
+        'scheduler replicas',
+        'makespan ms',
+        'p50 ReaperPod -> Pod / Pod -> ReaperPod status, ms',
+        'schedulers CPU ms per node-run',
+        'watcher CPU ms per node-run',
+        'API server CPU ms per node-run',
+        'scheduler writes per node-run',
+        'DaemonJob status writes',
+        'ReaperPod reconciles per ReaperPod',
+        'peak RSS of a scheduler, MB',
+      ],
+      [row(s.one), row(s.two)],
+    ),
+    '',
+    `Makespan two / one: ${(s.two.makespanMs / s.one.makespanMs).toFixed(2)}x. Both replicas take jobs from the same queues ` +
+      '(one reconcile per key at a time, by the queue); a second replica adds worker concurrency, not cores: on this machine ' +
+      'the API server, the stand-in kubelet and both replicas share the same cores (see the CPU table).',
+    '',
+  ];
+}
+
 export function renderSummary(r: Results): string {
   const h = r.header;
   const out: string[] = [];
@@ -78,16 +197,13 @@ export function renderSummary(r: Results): string {
   );
 
   // Targets
-  const big = largest(r.fanout);
+  const big = targetRun(r.fanout);
   const floorOf = (n: number) => r.floor?.find((f) => f.nodes === n);
   const ratio = big && floorOf(big.nodes) ? big.makespanMs / (floorOf(big.nodes)?.ms ?? 1) : undefined;
   const statusPer50 = big ? big.djobStatusWrites / (big.nodes / 50) : undefined;
   const rssMB = big ? (big.schedulerPeakRssMiB * MiB) / MB : undefined;
   const watcherRssMB = big ? (big.watcherPeakRssMiB * MiB) / MB : undefined;
-  const oursCpuMs =
-    big && big.cpuSeconds.scheduler !== undefined && big.cpuSeconds.watcher !== undefined
-      ? ((big.cpuSeconds.scheduler + big.cpuSeconds.watcher) * 1000) / big.nodes
-      : undefined;
+  const oursCpuMs = big?.engineCpuMsPerNodeRun;
   const start = r.redisMemory.start?.usedMemory;
   const end = r.redisMemory.afterNodesDeleted?.usedMemory ?? r.redisMemory.afterScenarios?.usedMemory;
   const redisNear = start !== undefined && end !== undefined ? end - start <= MiB : undefined;
@@ -362,6 +478,7 @@ export function renderSummary(r: Results): string {
       '',
     );
   }
+  out.push(...costTable(r), ...schedulersTable(r));
   if (r.fanout?.length) {
     out.push('## ReaperPod reconciles by cause (per ReaperPod: run + deletion)', '');
     for (const f of r.fanout) {

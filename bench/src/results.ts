@@ -53,6 +53,8 @@ export interface Results {
   retry?: RetryResult;
   floor?: FloorResult[];
   fanout?: FanoutResult[];
+  /** The fan-out at `options.compareSize` with one scheduler replica (from `fanout`) and with two. */
+  schedulers?: { one: FanoutResult; two: FanoutResult };
   resources: {
     apps: Record<string, AppResources>;
     /** CPU seconds per process, per scenario. */

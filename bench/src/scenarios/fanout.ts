@@ -18,6 +18,8 @@ const RUN_RESOURCES = new Set(['reaperpods', 'pods', 'reaperdaemonjobs', 'events
 
 export interface FanoutResult {
   readonly nodes: number;
+  /** Scheduler replicas that ran it (their CPU and counters are summed). */
+  readonly schedulers: number;
   /** apply (create request sent) -> Completed on the watch. */
   readonly makespanMs: number;
   readonly firstPodMs: number;
@@ -49,6 +51,10 @@ export interface FanoutResult {
   readonly redisAfter: RedisMemory;
   readonly redisAfterDelete: RedisMemory;
   readonly cpuSeconds: Record<string, number>;
+  /** The watcher's and every scheduler replica's CPU between apply and idle, ms per node-run. */
+  readonly engineCpuMsPerNodeRun: number;
+  /** Redis used_memory at idle before the apply (the growth to `redisAfter` is the run's). */
+  readonly redisBefore: RedisMemory;
   /**
    * CPU seconds of the API server between apply and idle, from its own process_cpu_seconds_total
    * (undefined when it does not expose it), per node-run.
@@ -64,6 +70,7 @@ export interface FanoutResult {
   /** The watcher's requests for ReaperPod reconciles (before coalescing) and what it skipped, by cause. */
   readonly rpodRequests: ReconcileCounts;
   readonly rpodSkips: ReconcileCounts;
+  /** The highest peak RSS of the scheduler replicas. */
   readonly schedulerPeakRssMiB: number;
   readonly watcherPeakRssMiB: number;
   readonly drained: boolean;
@@ -189,11 +196,24 @@ export async function fanoutNodesInWorld(ctx: Ctx, sizes: readonly number[]): Pr
   await quiesce(ctx.redis, ctx.engine.config.redis.prefix, 120_000);
 }
 
-export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<FanoutResult> {
-  progress.begin('fan-out', `${size} nodes`);
+/** The CPU seconds of the watcher and every scheduler replica (`scheduler`, `scheduler-2`, ...). */
+export function engineCpuSeconds(cpu: Readonly<Record<string, number>>): number {
+  return Object.entries(cpu)
+    .filter(([name]) => name === 'watcher' || name === 'scheduler' || name.startsWith('scheduler-'))
+    .reduce((n, [, c]) => n + c, 0);
+}
+
+export async function runFanout(
+  ctx: Ctx,
+  meter: Meter,
+  size: number,
+  run: { readonly schedulers: number; readonly job: string } = { schedulers: 1, job: `fan-${size}` },
+): Promise<FanoutResult> {
+  progress.begin('fan-out', `${size} nodes, ${run.schedulers} scheduler${run.schedulers > 1 ? 's' : ''}`);
   const prefix = ctx.engine.config.redis.prefix;
   await quiesce(ctx.redis, prefix, 120_000);
-  const job = `fan-${size}`;
+  const redisBefore = await redisMemory(ctx.redis);
+  const job = run.job;
   const snap = async () => ({
     api: await apiserverMetrics(ctx.client),
     scheduler: await ctx.engine.scrape('scheduler'),
@@ -317,7 +337,7 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   const redisTotal = [...redisInc].reduce((n, [, c]) => n + c, 0);
   const procs = after.procs;
   const redisAfter = await redisMemory(ctx.redis);
-  await deleteJobs(ctx, [job], 300_000);
+  await deleteJobs(ctx, [job], Math.max(300_000, size * 120));
   // The deletion ends when the Pods are gone too: their last changes reach the watcher after the
   // ReaperPods', and a queue with nothing to do is idle before they come.
   await ctx.pods.until(
@@ -337,8 +357,12 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
   ctx.rpods.forgetEvents();
   ctx.djobs.forgetEvents();
   ctx.pods.forgetEvents();
+  const cpuSeconds = Meter.cpu(before.procs, after.procs);
+  const peak = (name: string) => (procs.get(name)?.peakRssBytes ?? 0) / MiB;
+  const schedulerNames = [...procs.keys()].filter((n) => n === 'scheduler' || n.startsWith('scheduler-'));
   const result: FanoutResult = {
     nodes: size,
+    schedulers: run.schedulers,
     makespanMs,
     firstPodMs: Math.min(...added),
     lastPodMs: Math.max(...added),
@@ -358,7 +382,9 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
     redisCommandsPerNodeRun: perRun(redisTotal),
     redisAfter,
     redisAfterDelete,
-    cpuSeconds: Meter.cpu(before.procs, after.procs),
+    cpuSeconds,
+    engineCpuMsPerNodeRun: (engineCpuSeconds(cpuSeconds) * 1000) / size,
+    redisBefore,
     apiserverCpuMsPerNodeRun:
       apiCpu[0] === undefined || apiCpu[1] === undefined
         ? undefined
@@ -367,8 +393,8 @@ export async function runFanout(ctx: Ctx, meter: Meter, size: number): Promise<F
     rpodReconciles: reaperPodCounts(schedulerScrapes, 'reaper_reconciles_total', ['cause']),
     rpodRequests: reaperPodCounts(watcherScrapes, 'reaper_reconcile_requests_total', ['cause']),
     rpodSkips: reaperPodCounts(watcherScrapes, 'reaper_reconcile_skips_total', ['cause', 'reason']),
-    schedulerPeakRssMiB: (procs.get('scheduler')?.peakRssBytes ?? 0) / MiB,
-    watcherPeakRssMiB: (procs.get('watcher')?.peakRssBytes ?? 0) / MiB,
+    schedulerPeakRssMiB: Math.max(0, ...schedulerNames.map(peak)),
+    watcherPeakRssMiB: peak('watcher'),
     drained,
     stages,
     stalled,
