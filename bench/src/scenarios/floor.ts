@@ -256,7 +256,8 @@ async function cleanFloor(client: KubeClient, ns: string, size: number): Promise
       ),
     );
     if (counts.every((c) => c === 0)) return;
-    if (Date.now() > deadline) throw new Error(`floor objects in ${ns} not gone after ${waitMs / 1000} s: ${counts}`);
+    if (Date.now() > deadline)
+      throw new Error(`floor objects in ${ns} not gone after ${waitMs / 1000} s: ${counts}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
