@@ -1,17 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { KubeConfig, loadYaml } from '@kubernetes/client-node';
-import {
-  type BearerSource,
-  type ExecConfig,
-  execPlugin,
-  rereadEvery,
-  staticToken,
-  tokenFile,
-} from './credentials';
+import { type BearerSource, execPlugin, rereadEvery, staticToken, tokenFile } from './credentials';
 import { ApiError, codeForStatus } from './errors';
+import {
+  type FileOrData,
+  type KubeconfigSources,
+  loadKubeconfig,
+  type ResolvedKubeconfig,
+} from './kubeconfig';
 import { type ResourceRef, resourcePath } from './resources';
 
 /** One finished API request, for metrics (verb, resource, HTTP code, duration). */
@@ -23,8 +20,11 @@ export interface RequestMetric {
 }
 
 export interface KubeClientOptions {
-  /** Path of a kubeconfig; defaults to $KUBECONFIG, then in-cluster, then ~/.kube/config. */
-  readonly kubeconfigPath?: string;
+  /**
+   * Path of a kubeconfig (or a `:`-separated list, merged like KUBECONFIG); defaults to
+   * $KUBECONFIG, then ~/.kube/config, then in-cluster (see loadKubeconfig).
+   */
+  readonly kubeconfigPath?: string | undefined;
   /** A context of the kubeconfig to use instead of its current-context (kubectl's --context). */
   readonly context?: string | undefined;
   /** Bearer token to use instead of the kubeconfig's user (e.g. a ServiceAccount token). */
@@ -39,6 +39,8 @@ export interface KubeClientOptions {
   readonly requestTimeoutMs?: number;
   readonly userAgent?: string;
   readonly onRequest?: (m: RequestMetric) => void;
+  /** Where the kubeconfig is looked for when no path is given (a test's fake ServiceAccount). */
+  readonly kubeconfigSources?: KubeconfigSources;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
@@ -128,46 +130,43 @@ export class KubeClient {
   /**
    * Builds a client from a kubeconfig. Auth: a client certificate, a token, a token file (read
    * again every `tokenFileRefreshMs` and after a 401), an exec plugin (run again before its
-   * credential expires and after a 401), or another auth provider of @kubernetes/client-node.
+   * credential expires and after a 401), or an auth provider (oidc, gcp, azure) of
+   * @kubernetes/client-node, which is imported only for such a user.
    */
   static async create(opts: KubeClientOptions = {}): Promise<KubeClient> {
-    const kc = new KubeConfig();
-    const path = opts.kubeconfigPath ?? process.env.KUBECONFIG;
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
-    if (opts.context) {
-      if (!kc.getContextObject(opts.context)) throw new Error(`kubeconfig has no context "${opts.context}"`);
-      kc.setCurrentContext(opts.context);
-    }
-    const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace || undefined;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster: set KUBECONFIG or a current-context');
-    const user = kc.getCurrentUser();
+    const kc = loadKubeconfig(opts.kubeconfigPath, opts.context, opts.kubeconfigSources);
+    const { user } = kc;
     const agentOpts: https.AgentOptions = {
       keepAlive: true,
       maxSockets: opts.maxSockets ?? 64,
-      rejectUnauthorized: !cluster.skipTLSVerify,
+      rejectUnauthorized: !kc.insecureSkipTlsVerify,
     };
-    const ca = fileOrData(cluster.caFile, cluster.caData);
+    const ca = readFileOrData(kc.certificateAuthority);
     if (ca) agentOpts.ca = ca;
-    if (cluster.tlsServerName) agentOpts.servername = cluster.tlsServerName;
+    if (kc.tlsServerName) agentOpts.servername = kc.tlsServerName;
     const headers: Record<string, string> = {};
-    if (user?.impersonateUser) headers['Impersonate-User'] = user.impersonateUser;
+    if (user.impersonate) headers['Impersonate-User'] = user.impersonate;
     headers['User-Agent'] = opts.userAgent ?? 'reaper-flow';
     let bearer: BearerSource | undefined;
     if (opts.token) {
       bearer = staticToken(opts.token);
     } else {
-      const cert = fileOrData(user?.certFile, user?.certData);
-      const key = fileOrData(user?.keyFile, user?.keyData);
+      const cert = readFileOrData(user.clientCertificate);
+      const key = readFileOrData(user.clientKey);
       if (cert) agentOpts.cert = cert;
       if (key) agentOpts.key = key;
-      bearer = bearerOf(kc, path, opts.tokenFileRefreshMs ?? DEFAULT_TOKEN_FILE_REFRESH_MS);
+      bearer = bearerOf(kc, opts.tokenFileRefreshMs ?? DEFAULT_TOKEN_FILE_REFRESH_MS);
     }
     // Fail at start-up, not at the first request, when the credential cannot be had at all.
     if (bearer) await bearer.token();
     return new KubeClient(
-      { server: new URL(cluster.server), agent: new https.Agent(agentOpts), headers, bearer, namespace },
+      {
+        server: new URL(kc.server),
+        agent: new https.Agent(agentOpts),
+        headers,
+        bearer,
+        namespace: kc.namespace,
+      },
       opts,
     );
   }
@@ -466,53 +465,59 @@ export class KubeClient {
 }
 
 /** A kubeconfig's `*-data` (base64) or `*` (file path) value. */
-function fileOrData(file: string | undefined | null, data: string | undefined | null): Buffer | undefined {
-  if (data) return Buffer.from(data, 'base64');
-  if (file) return readFileSync(file);
+function readFileOrData(v: FileOrData | undefined): Buffer | undefined {
+  if (v?.data) return Buffer.from(v.data, 'base64');
+  if (v?.file) return readFileSync(v.file);
   return undefined;
 }
 
-interface RawKubeconfig {
-  readonly users?: readonly { name?: string; user?: { tokenFile?: unknown; 'token-file'?: unknown } }[];
-}
-
 /**
- * The bearer source of the kubeconfig's current user, in client-go's order: a token file (the
- * `tokenFile` field, which @kubernetes/client-node does not read, or the in-cluster token), an
- * exec plugin, a token, another auth provider; none when a client certificate is all it has.
+ * The bearer source of the kubeconfig's user, in client-go's order: a token file (`tokenFile`, or
+ * the in-cluster ServiceAccount token), an exec plugin, a token, an auth provider; none when a
+ * client certificate is all it has.
  */
-function bearerOf(kc: KubeConfig, path: string | undefined, refreshMs: number): BearerSource | undefined {
-  const user = kc.getCurrentUser();
-  if (!user) return undefined;
-  const file = tokenFileOf(path, user.name) ?? user.authProvider?.config?.tokenFile;
-  if (typeof file === 'string' && file) return tokenFile(file, refreshMs);
-  if (user.exec) return execPlugin(user.exec as ExecConfig);
+function bearerOf(kc: ResolvedKubeconfig, refreshMs: number): BearerSource | undefined {
+  const { user } = kc;
+  if (user.tokenFile) return tokenFile(user.tokenFile, refreshMs);
+  if (user.exec) return execPlugin(user.exec);
   if (user.token) return staticToken(user.token);
-  if (user.authProvider) {
-    // oidc, azure, gcp: the library refreshes its own credential; ask it again now and then.
+  const provider = user.authProvider;
+  if (provider) {
+    // oidc, azure, gcp (deprecated, rare): @kubernetes/client-node refreshes its own credential;
+    // ask it again now and then. Imported here only, so no other user pays for it at start.
+    let library: Promise<ProviderLibrary> | undefined;
     return rereadEvery(
       async () => {
+        library ??= providerLibrary(kc);
         const probe: https.RequestOptions = {};
-        await kc.applyToHTTPSOptions(probe);
+        await (await library).applyToHTTPSOptions(probe);
         const header = (probe.headers as Record<string, string> | undefined)?.Authorization ?? '';
-        if (!header.startsWith('Bearer '))
-          throw new Error(`auth provider ${user.authProvider.name} gave no token`);
+        if (!header.startsWith('Bearer ')) throw new Error(`auth provider ${provider.name} gave no token`);
         return header.slice('Bearer '.length);
       },
-      `auth provider ${user.authProvider.name}`,
+      `auth provider ${provider.name}`,
       refreshMs,
     );
   }
   return undefined;
 }
 
-/** `users[<name>].user.tokenFile` of a single kubeconfig file, made absolute against its directory. */
-function tokenFileOf(path: string | undefined, userName: string): string | undefined {
-  if (!path || path.includes(':')) return undefined;
-  const raw = loadYaml<RawKubeconfig>(readFileSync(path, 'utf8'));
-  const entry = raw?.users?.find((u) => u.name === userName)?.user;
-  const file = entry?.tokenFile ?? entry?.['token-file'];
-  return typeof file === 'string' && file ? resolvePath(dirname(path), file) : undefined;
+interface ProviderLibrary {
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
+
+/** A @kubernetes/client-node KubeConfig holding just the resolved cluster and auth-provider user. */
+async function providerLibrary(kc: ResolvedKubeconfig): Promise<ProviderLibrary> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const lib = new KubeConfig();
+  lib.loadFromOptions({
+    clusters: [{ name: 'cluster', server: kc.server, skipTLSVerify: kc.insecureSkipTlsVerify }],
+    // A copy: the library writes refreshed credentials into the provider's config.
+    users: [{ name: kc.user.name, authProvider: structuredClone(kc.user.authProvider) }],
+    contexts: [{ name: kc.context, cluster: 'cluster', user: kc.user.name }],
+    currentContext: kc.context,
+  });
+  return lib;
 }
 
 function statusError(body: unknown, fallbackStatus: number, context?: string): ApiError {

@@ -1,9 +1,9 @@
 import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadYaml } from '@kubernetes/client-node';
 import { testEnv, useTestNamespace, waitFor } from '@reaper-flow/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { KubeClient, type RequestMetric } from './client';
 import { isApiError } from './errors';
 import { type ResourceRef, Resources } from './resources';
@@ -38,7 +38,7 @@ describe.concurrent('credentials that expire', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'reaper-flow-creds-'));
-    const admin = loadYaml<AdminKubeconfig>(await readFile(testEnv().kubeconfigPath, 'utf8'));
+    const admin = parseYaml(await readFile(testEnv().kubeconfigPath, 'utf8')) as AdminKubeconfig;
     const ctx = admin.contexts?.find((c) => c.name === admin['current-context']);
     const found = admin.clusters?.find((c) => c.name === ctx?.context.cluster)?.cluster;
     if (!found) throw new Error('admin kubeconfig has no current cluster');

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './event-recorder';
 export * from './finalizers';
 export * from './informer';
+export * from './kubeconfig';
 export * from './leader-election';
 export * from './resources';
 export * from './status';
