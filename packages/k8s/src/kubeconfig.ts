@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 /**
  * Our own kubeconfig reader. @kubernetes/client-node did this before, and importing it cost every
- * app about 75 MB of RSS at start for a few hundred lines of YAML handling; it is now imported only
+ * app 30-70 MB of RSS at start, for a few hundred lines of YAML handling; it is now imported only
  * for a user with an `auth-provider` (see client.ts). The rules are client-go's
  * (https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/).
  */

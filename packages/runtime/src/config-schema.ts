@@ -112,7 +112,12 @@ export const ConfigSchema = z
     redis: RedisConfig,
     kubernetes: z
       .object({
-        kubeconfig: z.string().optional().describe('Path of a kubeconfig; default $KUBECONFIG or in-cluster'),
+        kubeconfig: z
+          .string()
+          .optional()
+          .describe(
+            'Path of a kubeconfig (or a : list); default $KUBECONFIG, then ~/.kube/config, then in-cluster',
+          ),
         maxSockets: positive(64, 'Concurrent connections to the API server'),
         requestTimeoutMs: positive(30_000, 'Timeout of one API request'),
         attempts: positive(5, 'Attempts for an API call that fails with a transient error'),
