@@ -28,6 +28,8 @@ export interface EngineOptions {
   readonly overrides: Readonly<Record<string, string>>;
   /** Write V8 CPU profiles of both apps into this dir. */
   readonly cpuProfileDir?: string | undefined;
+  /** Extra node flags for both apps (--app-node-flags). */
+  readonly nodeFlags?: readonly string[];
 }
 
 export type AppName = 'watcher' | 'scheduler';
@@ -92,7 +94,7 @@ export class Engine {
     return ChildApp.start({
       name,
       run: { app },
-      nodeFlags: profile,
+      nodeFlags: [...(opts.nodeFlags ?? []), ...profile],
       env: { ...process.env, ...env, METRICS_PORT: String(port) },
       logFile: join(opts.resultsDir, `${name}.log`),
       metricsPort: port,

@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     resultsDir,
     overrides: opts.set,
     cpuProfileDir: opts.profile ? profileDir : undefined,
+    nodeFlags: opts.appNodeFlags,
   };
   const { config, env: engineEnv } = Engine.configFor(engineOpts);
   const results: Results = {

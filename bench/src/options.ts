@@ -19,6 +19,8 @@ export interface Options {
   readonly out: string | undefined;
   /** Extra engine configuration, REAPER_FLOW__SECTION__KEY=value. */
   readonly set: Readonly<Record<string, string>>;
+  /** Extra node flags for the watcher and the scheduler (e.g. V8 heap settings to try). */
+  readonly appNodeFlags: readonly string[];
 }
 
 export const USAGE = `npm run bench [-- options]
@@ -35,6 +37,8 @@ export const USAGE = `npm run bench [-- options]
   --profile               run the watcher and scheduler with --cpu-prof and summarise the profiles
   --out DIR               results directory (default bench/results/<timestamp>)
   --set KEY=VALUE         engine configuration for this run, e.g. --set REAPER_FLOW__ROLLOUT__POD_CREATES_PER_SECOND=1000
+  --app-node-flags=FLAGS  extra node flags for the watcher and scheduler, space-separated,
+                          e.g. --app-node-flags="--max-semi-space-size=2"
   -h, --help
 
 Uses KUBECONFIG + REDIS_URL when both are set; otherwise starts its own local cluster.`;
@@ -64,6 +68,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       'sandboxed-pods': { type: 'boolean', default: false },
       out: { type: 'string' },
       set: { type: 'string', multiple: true },
+      'app-node-flags': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -90,7 +95,8 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     values['fanout-sizes'] !== undefined ||
     values['handoff-reps'] !== undefined ||
     values.joins !== undefined ||
-    (values.set?.length ?? 0) > 0;
+    (values.set?.length ?? 0) > 0 ||
+    values['app-node-flags'] !== undefined;
   const fanoutSizes = values['fanout-sizes']
     ? list(values['fanout-sizes']).map((s) => positiveInt('--fanout-sizes', s))
     : quick
@@ -112,5 +118,6 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     profile: values.profile ?? false,
     out: values.out,
     set,
+    appNodeFlags: (values['app-node-flags'] ?? '').split(/\s+/).filter(Boolean),
   };
 }

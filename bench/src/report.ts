@@ -1,4 +1,5 @@
 // summary.md: the header, the targets side by side with what was measured, then every scenario.
+import { BUILT_APP_NODE_FLAGS } from '@reaper-flow/local-cluster';
 import type { Results } from './results';
 import type { FanoutResult, ReconcileCounts } from './scenarios/fanout';
 import { fmt, type Summary, summarize } from './stats';
@@ -192,6 +193,7 @@ export function renderSummary(r: Results): string {
         .join(' ') +
       `\`; kubernetes.maxSockets ${r.effective.maxSockets}, node-run concurrency ${r.effective.nodeRunConcurrency}, ` +
       `rollout.podCreatesPerSecond ${r.effective.podCreatesPerSecond}, status.coalesceMs ${r.effective.coalesceMs}. ` +
+      `Watcher and scheduler run as \`node ${[...BUILT_APP_NODE_FLAGS, ...((r.options.appNodeFlags as readonly string[] | undefined) ?? [])].join(' ')} dist/<app>/main.js\`. ` +
       'Timings are wall-clock on a shared machine: other test runs may have competed for the 2 cores.',
     '',
   );
