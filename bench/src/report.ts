@@ -132,7 +132,9 @@ function schedulersTable(r: Results): string[] {
     fmt(f.schedulerWritesPerNodeRun, 2),
     String(f.djobStatusWrites),
     fmt(reconcilesPerReaperPod(f).total, 2),
-    fmt((f.schedulerPeakRssMiB * MiB) / MB),
+    Object.entries(f.schedulerPeaksMiB ?? {})
+      .map(([n, v]) => `${n} ${fmt((v * MiB) / MB)}`)
+      .join(', '),
   ];
   return [
     `## Two scheduler replicas against one (fan-out of ${s.one.nodes} nodes)`,
@@ -148,14 +150,14 @@ function schedulersTable(r: Results): string[] {
         'scheduler writes per node-run',
         'DaemonJob status writes',
         'ReaperPod reconciles per ReaperPod',
-        'peak RSS of a scheduler, MB',
+        'peak RSS (VmHWM since start), MB',
       ],
       [row(s.one), row(s.two)],
     ),
     '',
     `Makespan two / one: ${(s.two.makespanMs / s.one.makespanMs).toFixed(2)}x. Both replicas take jobs from the same queues ` +
-      '(one reconcile per key at a time, by the queue); a second replica adds worker concurrency, not cores: on this machine ' +
-      'the API server, the stand-in kubelet and both replicas share the same cores (see the CPU table).',
+      '(one reconcile per key at a time, by the queue); a second replica doubles the worker concurrency (node-runs, ReaperPod ' +
+      'reconciles) and the pod-create rate (rollout.podCreatesPerSecond is per scheduler), on the same cores as everything else here.',
     '',
   ];
 }

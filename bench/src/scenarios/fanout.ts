@@ -72,6 +72,8 @@ export interface FanoutResult {
   readonly rpodSkips: ReconcileCounts;
   /** The highest peak RSS of the scheduler replicas. */
   readonly schedulerPeakRssMiB: number;
+  /** Each replica's peak RSS (VmHWM since it started): `scheduler`, `scheduler-2`... */
+  readonly schedulerPeaksMiB: Readonly<Record<string, number>>;
   readonly watcherPeakRssMiB: number;
   readonly drained: boolean;
   /**
@@ -394,6 +396,7 @@ export async function runFanout(
     rpodRequests: reaperPodCounts(watcherScrapes, 'reaper_reconcile_requests_total', ['cause']),
     rpodSkips: reaperPodCounts(watcherScrapes, 'reaper_reconcile_skips_total', ['cause', 'reason']),
     schedulerPeakRssMiB: Math.max(0, ...schedulerNames.map(peak)),
+    schedulerPeaksMiB: Object.fromEntries(schedulerNames.map((n) => [n, peak(n)])),
     watcherPeakRssMiB: peak('watcher'),
     drained,
     stages,
