@@ -120,4 +120,23 @@ describe('DaemonJobStore on real Redis', () => {
       message: expect.stringContaining('format version 2, newer than this reaper-flow reads (1)'),
     });
   });
+
+  it('a log entry that is not JSON, or has no event field, is returned as unreadable, not thrown', {
+    timeout: 10_000,
+  }, async () => {
+    const prefix = `{rf-test-${randomUUID().slice(0, 8)}}`;
+    const store = new DaemonJobStore(redis, prefix, 1000);
+    const keys = RedisKeys.djob(prefix, 'ns', 'j');
+    expect(await store.save('ns', 'j', 0, snapshot('one'), [{ type: 'Created' }])).toBe(true);
+    // Written by hand, as anyone with Redis access could.
+    const garbage = await redis.xadd(keys.log, '*', 'event', '{not json');
+    const fieldless = await redis.xadd(keys.log, '*', 'other', '{}');
+    expect(await store.save('ns', 'j', 1, snapshot('two'), [{ type: 'Retried' }])).toBe(true);
+    expect(await store.readLog('ns', 'j')).toEqual([
+      { type: 'Created' },
+      { unreadable: garbage, reason: expect.stringContaining('JSON') },
+      { unreadable: fieldless, reason: 'no event field' },
+      { type: 'Retried' },
+    ]);
+  });
 });

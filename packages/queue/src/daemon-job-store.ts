@@ -275,10 +275,23 @@ export class DaemonJobStore {
     });
   }
 
-  /** The job's domain events, oldest first. */
+  /**
+   * The job's domain events, oldest first. Anyone with Redis access can write to the log, so an
+   * entry without an `event` field or whose value is not JSON comes back as an `UnreadableLogEntry`
+   * (which no reader takes for an event) rather than making the whole history unreadable.
+   */
   async readLog(namespace: string, name: string, count = 100_000): Promise<unknown[]> {
     const entries = await this.redis.xrange(this.keys(namespace, name).log, '-', '+', 'COUNT', count);
-    return entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as unknown);
+    return entries.map(([id, fields]) => {
+      const at = fields.indexOf('event');
+      const text = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+      if (text === undefined) return unreadableLogEntry(id, 'no event field');
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (err) {
+        return unreadableLogEntry(id, (err as Error).message);
+      }
+    });
   }
 
   /** Forgets a deleted job's state and inbox (its log stays for history until trimmed or expired). */
@@ -301,4 +314,14 @@ export class DaemonJobStore {
       .expire(k.log, keepLogSeconds)
       .exec();
   }
+}
+
+/** A log entry `readLog` could not read: its stream id and why. */
+export interface UnreadableLogEntry {
+  readonly unreadable: string;
+  readonly reason: string;
+}
+
+function unreadableLogEntry(id: string, reason: string): UnreadableLogEntry {
+  return { unreadable: id, reason };
 }
