@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { acquireOverlayLock, type OverlayPaths, overlayPaths, StateDir } from '@reaper-flow/node-agent';
 import { signalGroup } from '../control-plane/daemon';
 import { livePidFromFileSync, writePidFile } from './pod-pids';
 
@@ -17,28 +15,6 @@ import { livePidFromFileSync, writePidFile } from './pod-pids';
 // mounts a fresh overlay.
 
 const UNSHARE = '/usr/bin/unshare';
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** Identifies this kubelet in the overlay locks it writes (the node agent's lock format). */
-const INSTANCE = randomUUID();
-const LOCK_WAIT_MS = 30_000;
-
-/** An overlay name or namespace the runtime accepts: a DNS-1123 label without `--`. */
-function isOverlayLabel(value: string): boolean {
-  return value.length <= 63 && DNS_LABEL.test(value) && !value.includes('--');
-}
-
-/** The Reaper runtime's paths of one overlay under a node's state dir (as apps/node-agent lays them out). */
-function overlayLayout(reaperDir: string, namespace: string, name: string) {
-  const flat = `${namespace}--${name}`;
-  return {
-    upperDir: join(reaperDir, 'overlay', namespace, name, 'upper'),
-    workDir: join(reaperDir, 'overlay', namespace, name, 'work'),
-    mergedDir: join(reaperDir, 'merged', namespace, name),
-    helperPidFile: join(reaperDir, 'ns', `${flat}.pid`),
-    lockFile: join(reaperDir, `overlay-${flat}.lock`),
-  };
-}
-
 class OverlayMountError extends Error {
   override readonly name = 'OverlayMountError';
   readonly code = 'OverlayMountFailed';
@@ -65,18 +41,17 @@ export async function ensureOverlayNamespace(opts: {
   readonly name: string;
 }): Promise<OverlayNamespace> {
   const { namespace, name } = opts;
-  if (!isOverlayLabel(namespace) || !isOverlayLabel(name)) {
-    throw new OverlayMountError(`overlay ${namespace}/${name}: not a DNS-1123 label without "--"`);
-  }
-  const p = overlayLayout(opts.reaperDir, namespace, name);
-  if (/[,:\\]/.test(opts.reaperDir)) {
+  // The node agent's own layout, label rules and lock: the runtime and the agent share one format.
+  const dir = await StateDir.open(opts.reaperDir);
+  const p = overlayPaths(dir.root, namespace, name);
+  if (/[,:\\]/.test(dir.root)) {
     throw new OverlayMountError(
-      `the state dir ${opts.reaperDir} has a character overlayfs options cannot carry (, : \\)`,
+      `the state dir ${dir.root} has a character overlayfs options cannot carry (, : \\)`,
     );
   }
-  await mkdir(join(opts.reaperDir, 'ns'), { recursive: true });
+  await mkdir(join(dir.root, 'ns'), { recursive: true });
   const record = join(opts.runDir, `overlay-${namespace}--${name}.pid`);
-  const release = await lock(p.lockFile);
+  const lock = await acquireOverlayLock(dir, p.lockFile);
   try {
     const running = await liveHelper(p.helperPidFile, record);
     if (running !== undefined) return { pid: running, mergedDir: p.mergedDir, record };
@@ -88,7 +63,7 @@ export async function ensureOverlayNamespace(opts: {
     await writeFile(p.helperPidFile, `${pid}\n`);
     return { pid, mergedDir: p.mergedDir, record };
   } finally {
-    await release();
+    await lock.release();
   }
 }
 
@@ -97,7 +72,7 @@ export async function ensureOverlayNamespace(opts: {
  * long as the helper. Resolves with its pid once the overlay is mounted; rejects with the mount's
  * error (a kernel that refuses `lowerdir=/` with upper/work on the root filesystem says so here).
  */
-async function startHelper(p: ReturnType<typeof overlayLayout>): Promise<number> {
+async function startHelper(p: OverlayPaths): Promise<number> {
   const options = `lowerdir=/,upperdir=${p.upperDir},workdir=${p.workDir}`;
   const script = [
     `mount -t overlay reaper-overlay -o ${q(options)} ${q(p.mergedDir)} || exit 1`,
@@ -150,56 +125,6 @@ async function liveHelper(pidFile: string, record: string): Promise<number | und
 export function stopHelper(record: string): void {
   const pid = livePidFromFileSync(record);
   if (pid !== undefined) signalGroup(pid, 'SIGKILL');
-}
-
-/**
- * The overlay's lock file in the node agent's format (created exclusively; JSON with pid and
- * instance). A lock whose holder pid is gone is broken; a live holder is waited for.
- */
-async function lock(path: string): Promise<() => Promise<void>> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  const token = randomUUID();
-  for (;;) {
-    try {
-      const handle = await open(path, 'wx', 0o644);
-      const content = {
-        pid: process.pid,
-        instance: INSTANCE,
-        token,
-        host: hostname(),
-        acquiredAt: new Date().toISOString(),
-      };
-      await handle.writeFile(`${JSON.stringify(content)}\n`);
-      await handle.close();
-      return async () => {
-        const now = await readFile(path, 'utf8').catch(() => '');
-        if (now.includes(token)) await rm(path, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = await readFile(path, 'utf8')
-      .then((t) => JSON.parse(t) as { pid?: number })
-      .catch(() => undefined);
-    const alive = holder?.pid !== undefined && isRunning(holder.pid);
-    const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now());
-    if (!alive && (holder !== undefined || age > 5_000)) {
-      await rm(path, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline)
-      throw new OverlayMountError(`overlay lock ${path} is held by pid ${holder?.pid ?? '?'}`);
-    await sleep(100);
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function q(text: string): string {
