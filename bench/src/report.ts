@@ -1,7 +1,7 @@
 // summary.md: the header, the targets side by side with what was measured, then every scenario.
 import { BUILT_APP_NODE_FLAGS } from '@reaper-flow/local-cluster';
 import type { Results } from './results';
-import type { FanoutResult, ReconcileCounts } from './scenarios/fanout';
+import { type FanoutResult, isSchedulerProcess, type ReconcileCounts } from './scenarios/fanout';
 import { fmt, type Summary, summarize } from './stats';
 
 const MB = 1e6;
@@ -51,7 +51,7 @@ const KiB = 1024;
 /** CPU ms per node-run of `name` (summing `scheduler`, `scheduler-2`... for 'schedulers'). */
 function cpuMsPerNodeRun(f: FanoutResult, name: string): number | undefined {
   const entries = Object.entries(f.cpuSeconds).filter(([n]) =>
-    name === 'schedulers' ? n === 'scheduler' || n.startsWith('scheduler-') : n === name,
+    name === 'schedulers' ? isSchedulerProcess(n) : n === name,
   );
   return entries.length ? (entries.reduce((t, [, c]) => t + c, 0) * 1000) / f.nodes : undefined;
 }

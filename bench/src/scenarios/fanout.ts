@@ -198,10 +198,14 @@ export async function fanoutNodesInWorld(ctx: Ctx, sizes: readonly number[]): Pr
   await quiesce(ctx.redis, ctx.engine.config.redis.prefix, 120_000);
 }
 
-/** The CPU seconds of the watcher and every scheduler replica (`scheduler`, `scheduler-2`, ...). */
+/** A scheduler replica's process name: `scheduler`, `scheduler-2`, ... (Engine.addScheduler). */
+export const isSchedulerProcess = (name: string): boolean =>
+  name === 'scheduler' || name.startsWith('scheduler-');
+
+/** The CPU seconds of the watcher and every scheduler replica. */
 export function engineCpuSeconds(cpu: Readonly<Record<string, number>>): number {
   return Object.entries(cpu)
-    .filter(([name]) => name === 'watcher' || name === 'scheduler' || name.startsWith('scheduler-'))
+    .filter(([name]) => name === 'watcher' || isSchedulerProcess(name))
     .reduce((n, [, c]) => n + c, 0);
 }
 
@@ -361,7 +365,7 @@ export async function runFanout(
   ctx.pods.forgetEvents();
   const cpuSeconds = Meter.cpu(before.procs, after.procs);
   const peak = (name: string) => (procs.get(name)?.peakRssBytes ?? 0) / MiB;
-  const schedulerNames = [...procs.keys()].filter((n) => n === 'scheduler' || n.startsWith('scheduler-'));
+  const schedulerNames = [...procs.keys()].filter(isSchedulerProcess);
   const result: FanoutResult = {
     nodes: size,
     schedulers: run.schedulers,
