@@ -103,11 +103,13 @@ describe('watcher', () => {
       { spec: { resetGeneration: 1 } },
       { namespace: ns },
     );
-    await waitFor(async () => (await h.queuedKeys('ReaperPod')).includes(`ReaperPod/${ns}/rp`), {
-      description: 'the overlay change enqueues ReaperPod rp',
-      timeoutMs: 10_000,
-    });
-    expect(await h.queuedKeys('ReaperOverlay')).toContain(`ReaperOverlay/${ns}/ovl`);
+    // The change's keys are enqueued one after another: wait for both, not for the first.
+    await waitFor(
+      async () =>
+        (await h.queuedKeys('ReaperPod')).includes(`ReaperPod/${ns}/rp`) &&
+        (await h.queuedKeys('ReaperOverlay')).includes(`ReaperOverlay/${ns}/ovl`),
+      { description: 'the overlay change enqueues ReaperPod rp and the overlay itself', timeoutMs: 10_000 },
+    );
 
     // A DaemonJob change reaches the jobs that come after it.
     await h.clearQueues();
@@ -280,7 +282,11 @@ describe('watcher', () => {
       description: 'the ReaperPod deletion, not asking for its own reconcile',
       timeoutMs: 10_000,
     });
-    expect(await h.world.get('ReaperPod', ns, 'echo')).toBeUndefined();
+    // The skip is counted as the change is mapped, the world entry removed after that.
+    await waitFor(async () => (await h.world.get('ReaperPod', ns, 'echo')) === undefined, {
+      description: 'the deleted ReaperPod gone from the world',
+      timeoutMs: 10_000,
+    });
     await h.clearQueues();
     // The Pod goes too (by us, or already by the garbage collector): its ReaperPod is not in the world.
     await t.client.delete(Resources.pods, 'echo', { namespace: ns, gracePeriodSeconds: 0 });
